@@ -1,0 +1,309 @@
+"""The storage interface every driver implements.
+
+Two small stores make up the bus's state:
+
+* ``DocumentStore`` holds JSON documents by ``(collection, key)``: services,
+  tokens, topics, subscriptions, queue definitions, event records and
+  idempotency records.  Documents may expire (``expires_at``); an expired
+  document is treated as absent everywhere, even before the backend's TTL
+  sweeper (DynamoDB TTL is lazy) removes it.
+* ``QueueStore`` holds ordered queue items.  Ordering is decided *once*, above
+  the drivers, as a sort key (see ``chalicelib.domain.disciplines``): every
+  driver simply hands out the visible item with the smallest key first.
+
+``QueueStore`` is a template (as dramatiq's ``Broker`` and kombu's transports
+are): its public methods do the shared work - receipts, visibility, dead
+letters, validation - and call a handful of ``_primitives`` that a driver
+implements.  Drivers know nothing of topics, routing or HTTP.
+
+Times are integer milliseconds since the epoch, taken from an injectable clock
+so that tests can move time.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterable, NamedTuple
+
+from chalicelib.errors import Conflict, InvalidReceipt
+
+Clock = Callable[[], float]
+DEAD_SUFFIX = "#dead"
+
+
+class AlreadyExists(Conflict):
+    """A create-only document write found a live document under that key."""
+
+    code = "already-exists"
+
+
+# ---------------------------------------------------------------- documents
+
+class DocumentStore(ABC):
+    """JSON documents by (collection, key); small, strongly consistent."""
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        self.clock = clock
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    @abstractmethod
+    def get(self, collection: str, key: str) -> dict | None:
+        """The live document, or None when absent or expired."""
+
+    @abstractmethod
+    def put(self, collection: str, key: str, doc: dict, *, create_only: bool = False,
+            expires_at: int | None = None) -> None:
+        """Store ``doc``.
+
+        Args:
+            create_only: refuse to overwrite a live document (raises
+                ``AlreadyExists``); an expired one is overwritten.
+            expires_at: epoch *seconds* after which the document is gone.
+        """
+
+    @abstractmethod
+    def delete(self, collection: str, key: str) -> bool:
+        """Remove a document; True when one was there."""
+
+    @abstractmethod
+    def list(self, collection: str) -> list[dict]:
+        """Every live document of a collection, in key order."""
+
+    def ping(self) -> None:
+        """Raise ``StorageUnavailable`` when the backend cannot be reached."""
+
+
+# ------------------------------------------------------------------ queues
+
+@dataclass
+class StoredItem:
+    """One queue item as the drivers store it.  ``payload`` is JSON text."""
+
+    key: str                       # sort key: smallest is handed out first
+    id: str                        # message id, unique within the queue
+    payload: str
+    priority: int = 0
+    enqueued_at: int = 0           # ms
+    visible_at: int = 0            # ms; in the future while delayed or leased
+    deliveries: int = 0            # how many times it has been leased
+    lease: str | None = None       # token of the current lease, if any
+    attributes: dict = field(default_factory=dict)
+
+
+class Ref(NamedTuple):
+    """What a receipt points at: an item key and the lease that owns it."""
+
+    key: str
+    lease: str
+
+
+class Sizes(NamedTuple):
+    visible: int
+    invisible: int                 # leased or delayed
+
+    @property
+    def total(self) -> int:
+        return self.visible + self.invisible
+
+
+@dataclass
+class Leased:
+    receipt: str
+    item: StoredItem
+
+
+@dataclass
+class Settled:
+    """The outcome of ack / nack: which receipts took effect."""
+
+    done: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)   # lease expired or item gone
+
+
+def encode_receipt(ref: Ref) -> str:
+    raw = f"{ref.key}\x1f{ref.lease}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_receipt(receipt: object) -> Ref:
+    """Parse a receipt; raises ``InvalidReceipt`` for anything malformed."""
+    if not isinstance(receipt, str) or not 8 <= len(receipt) <= 1024:
+        raise InvalidReceipt("a receipt is the string returned by a lease")
+    try:
+        raw = base64.urlsafe_b64decode(receipt + "=" * (-len(receipt) % 4)).decode()
+        key, lease = raw.split("\x1f")
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidReceipt(f"receipt {receipt[:40]!r} is not one this bus issued") from exc
+    if not key or not lease:
+        raise InvalidReceipt(f"receipt {receipt[:40]!r} is not one this bus issued")
+    return Ref(key, lease)
+
+
+def dead_letter_queue(queue: str) -> str:
+    return queue + DEAD_SUFFIX
+
+
+class QueueStore(ABC):
+    """Ordered items with atomic leases.  Public methods are the contract."""
+
+    #: how many claim rounds one lease may spend moving exhausted items away
+    MAX_CLAIM_ROUNDS = 5
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        self.clock = clock
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    # ---- public template methods
+
+    def push(self, queue: str, items: Iterable[StoredItem]) -> None:
+        """Store new items (already keyed by their discipline)."""
+        now = self.now_ms()
+        batch = []
+        for item in items:
+            if not item.enqueued_at:
+                item = replace(item, enqueued_at=now)
+            if not item.visible_at:
+                item = replace(item, visible_at=item.enqueued_at)
+            batch.append(replace(item, deliveries=0, lease=None))
+        if batch:
+            self._append(queue, batch)
+
+    def lease(self, queue: str, max_items: int, visibility_timeout: float,
+              max_deliveries: int | None = None) -> list[Leased]:
+        """Lease up to ``max_items`` visible items, in key order.
+
+        Each leased item is invisible to everyone else until its visibility
+        timeout passes or it is acked / nacked.  An item leased more than
+        ``max_deliveries`` times is moved to the dead letters instead.
+        """
+        leased: list[Leased] = []
+        for _ in range(self.MAX_CLAIM_ROUNDS):
+            want = max_items - len(leased)
+            if want <= 0:
+                break
+            now = self.now_ms()
+            until = now + int(visibility_timeout * 1000)
+            claimed = self._claim(queue, want, now, until)
+            exhausted = [i for i in claimed
+                         if max_deliveries is not None and i.deliveries > max_deliveries]
+            if exhausted:
+                self._bury(queue, exhausted)
+            leased.extend(Leased(encode_receipt(Ref(i.key, i.lease)), i)
+                          for i in claimed if i not in exhausted)
+            if not exhausted:
+                break
+        return leased
+
+    def ack(self, queue: str, receipts: Iterable[str]) -> Settled:
+        """Delete leased items; a receipt whose lease has been lost is stale."""
+        receipts = list(receipts)
+        refs = [decode_receipt(r) for r in receipts]
+        return self._settle(receipts, self._delete(queue, refs) if refs else [])
+
+    def nack(self, queue: str, receipts: Iterable[str], delay_seconds: float = 0) -> Settled:
+        """Give leased items back, visible again after ``delay_seconds``."""
+        receipts = list(receipts)
+        refs = [decode_receipt(r) for r in receipts]
+        visible_at = self.now_ms() + int(delay_seconds * 1000)
+        return self._settle(receipts, self._release(queue, refs, visible_at) if refs else [])
+
+    def peek(self, queue: str, limit: int) -> list[StoredItem]:
+        """The next visible items in delivery order, without leasing them."""
+        return self._scan(queue, limit, self.now_ms())
+
+    def size(self, queue: str) -> Sizes:
+        return self._count(queue, self.now_ms())
+
+    def purge(self, queue: str) -> None:
+        self._purge(queue)
+
+    def dead_letters(self, queue: str, limit: int) -> list[StoredItem]:
+        return self._scan(dead_letter_queue(queue), limit, None)
+
+    def drop(self, queue: str) -> None:
+        """Remove a queue's items and its dead letters (queue deleted)."""
+        self._purge(queue)
+        self._purge(dead_letter_queue(queue))
+
+    def redrive(self, queue: str, limit: int) -> int:
+        """Move up to ``limit`` dead letters back into the queue; returns how many."""
+        dead = dead_letter_queue(queue)
+        items = self._scan(dead, limit, None)
+        if not items:
+            return 0
+        self._append(queue, [replace(i, deliveries=0, lease=None, visible_at=self.now_ms())
+                             for i in items])
+        for i in items:
+            self._delete_unleased(dead, i.key)
+        return len(items)
+
+    # ---- shared helpers
+
+    def _bury(self, queue: str, items: list[StoredItem]) -> None:
+        """Move claimed items to the dead letters: copy first, so nothing is lost."""
+        self._append(dead_letter_queue(queue),
+                     [replace(i, lease=None, visible_at=0) for i in items])
+        self._delete(queue, [Ref(i.key, i.lease) for i in items])
+
+    @staticmethod
+    def _settle(receipts: list[str], results: list[bool]) -> Settled:
+        settled = Settled()
+        for receipt, ok in zip(receipts, results):
+            (settled.done if ok else settled.stale).append(receipt)
+        return settled
+
+    @staticmethod
+    def new_lease() -> str:
+        return secrets.token_hex(8)
+
+    # ---- primitives a driver implements
+
+    @abstractmethod
+    def _append(self, queue: str, items: list[StoredItem]) -> None:
+        """Store items as given (overwriting an item with the same key)."""
+
+    @abstractmethod
+    def _claim(self, queue: str, limit: int, now: int, until: int) -> list[StoredItem]:
+        """Atomically lease up to ``limit`` items with ``visible_at <= now``.
+
+        Items are taken in key order.  Each claimed item gets a fresh lease
+        token (``new_lease()``), ``visible_at = until`` and ``deliveries + 1``;
+        the returned items show those new values.  Two concurrent claims never
+        return the same item.
+        """
+
+    @abstractmethod
+    def _release(self, queue: str, refs: list[Ref], visible_at: int) -> list[bool]:
+        """For each ref whose lease still owns its item: clear the lease and
+        set ``visible_at``.  Returns one bool per ref."""
+
+    @abstractmethod
+    def _delete(self, queue: str, refs: list[Ref]) -> list[bool]:
+        """Delete each item whose lease still matches.  One bool per ref."""
+
+    @abstractmethod
+    def _delete_unleased(self, queue: str, key: str) -> None:
+        """Delete an item by key regardless of lease (dead-letter redrive)."""
+
+    @abstractmethod
+    def _scan(self, queue: str, limit: int, now: int | None) -> list[StoredItem]:
+        """Up to ``limit`` items in key order; only visible ones unless ``now`` is None."""
+
+    @abstractmethod
+    def _count(self, queue: str, now: int) -> Sizes:
+        """How many items are visible / invisible at ``now``."""
+
+    @abstractmethod
+    def _purge(self, queue: str) -> None:
+        """Delete every item of the queue."""
+
+    def ping(self) -> None:
+        """Raise ``StorageUnavailable`` when the backend cannot be reached."""
