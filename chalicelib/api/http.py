@@ -1,0 +1,155 @@
+"""HTTP plumbing shared by every route: request context, JSON bodies, problems.
+
+Chalice's local server is threaded and ``app.current_request`` is shared
+between threads, so the request is kept in a ``ContextVar`` set by the HTTP
+middleware, and views read it through ``request()``.
+
+Every failure leaves as ``application/problem+json`` (RFC 9457):
+* ``BusError`` raised by a view → its status and code (``@endpoint``);
+* any other exception → 500 with a correlation id, logged with its stack
+  trace, which never reaches the client;
+* Chalice's own refusals (unsupported media type, method not allowed) are
+  rewritten by the middleware into the same shape.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from contextvars import ContextVar
+from typing import Any, Callable
+
+from chalice import Response
+from chalice.app import Request
+
+from chalicelib.bootstrap import Bus, get_bus
+from chalicelib.errors import BusError, MalformedJson, PayloadTooLarge, ValidationFailed
+from chalicelib.observability import logger
+from chalicelib.services.auth import Principal
+
+PROBLEM_TYPE = "application/problem+json"
+MAX_REQUEST_BYTES = 6 * 1024 * 1024          # Lambda's synchronous payload limit
+_CHALICE_CODES = {405: "method-not-allowed", 415: "unsupported-media-type", 400: "bad-request",
+                  403: "forbidden", 404: "not-found"}
+
+
+class _RequestState:
+    def __init__(self, request: Request, correlation_id: str) -> None:
+        self.request = request
+        self.correlation_id = correlation_id
+        self.principal: Principal | None = None
+
+
+_state: ContextVar[_RequestState] = ContextVar("tlks_request")
+
+
+def request() -> Request:
+    return _state.get().request
+
+
+def bus() -> Bus:
+    return get_bus()
+
+
+def principal() -> Principal:
+    """The authenticated caller of the current request (authenticated once)."""
+    state = _state.get()
+    if state.principal is None:
+        state.principal = bus().auth.authenticate(state.request.headers.get("authorization"))
+    return state.principal
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def body() -> Any:
+    """The request's JSON body; ``{}`` when there is none."""
+    raw = request().raw_body or b""
+    if len(raw) > MAX_REQUEST_BYTES:
+        raise PayloadTooLarge(f"a request body may be at most {MAX_REQUEST_BYTES} bytes",
+                              code="request-too-large")
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise MalformedJson(f"the request body is not valid JSON: {exc}"[:300]) from exc
+
+
+def query_int(name: str, default: int, low: int, high: int) -> int:
+    raw = (request().query_params or {}).get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = low - 1
+    if not low <= value <= high:
+        message = f"query parameter {name} must be an integer from {low} to {high}"
+        raise ValidationFailed(message, extra={"errors": [{"field": name, "message": message}]})
+    return value
+
+
+def respond(payload: Any = None, status: int = 200, headers: dict | None = None) -> Response:
+    if payload is None:
+        return Response(body="", status_code=status, headers=headers or {})
+    return Response(body=json.dumps(payload, separators=(",", ":")), status_code=status,
+                    headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def problem(status: int, body: dict, headers: dict | None = None) -> Response:
+    state = _state.get(None)
+    if state is not None:
+        body.setdefault("instance", state.request.path if state.request else None)
+        body["correlation_id"] = state.correlation_id
+    return Response(body=json.dumps(body), status_code=status,
+                    headers={"Content-Type": PROBLEM_TYPE, **(headers or {})})
+
+
+def endpoint(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Turn errors raised by a view into problem+json responses."""
+    @functools.wraps(view)
+    def wrapped(**params: Any) -> Response:
+        try:
+            return view(**params)
+        except BusError as exc:
+            if exc.status >= 500:
+                logger.warning("request failed", extra={"code": exc.code, "detail": exc.detail})
+            return problem(exc.status, exc.to_problem(), exc.headers)
+        except Exception:  # noqa: BLE001 - the one place unexpected failures are caught
+            logger.exception("unexpected failure")
+            return problem(500, BusError("an unexpected error occurred; quote the "
+                                         "correlation_id when reporting it").to_problem())
+    return wrapped
+
+
+def http_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Registered on the app for every HTTP request."""
+    correlation_id = (event.headers.get("x-correlation-id") or "")[:64] \
+        or (event.context or {}).get("requestId") or str(uuid.uuid4())
+    token = _state.set(_RequestState(event, correlation_id))
+    logger.thread_safe_append_keys(correlation_id=correlation_id)
+    try:
+        response = _as_problem(get_response(event))
+    finally:
+        logger.thread_safe_remove_keys(["correlation_id"])
+    response.headers["X-Correlation-Id"] = correlation_id
+    _state.reset(token)
+    return response
+
+
+def _as_problem(response: Response) -> Response:
+    """Rewrite Chalice's native ``{"Code", "Message"}`` errors as problems."""
+    if response.status_code < 400 or not isinstance(response.body, dict) \
+            or "Code" not in response.body:
+        return response
+    status = response.status_code
+    code = _CHALICE_CODES.get(status, "internal-error" if status >= 500 else "bad-request")
+    detail = response.body.get("Message", "")
+    if status >= 500:
+        detail = "an unexpected error occurred; quote the correlation_id when reporting it"
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
+    return problem(status, {"type": f"https://tlks.io/problems/{code}",
+                            "title": response.body["Code"], "status": status,
+                            "detail": detail, "code": code}, headers)

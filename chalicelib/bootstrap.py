@@ -1,0 +1,75 @@
+"""Wires the bus together once per process (once per Lambda cold start).
+
+``get_bus()`` is the cached getter app.py's routes use; tests build their own
+``Bus`` with ``build_bus(settings, storage=...)`` to inject drivers and clocks.
+"""
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+
+from chalicelib.config import Settings
+from chalicelib.errors import BusError
+from chalicelib.services.auth import Authenticator
+from chalicelib.services.publishing import Publisher
+from chalicelib.services.queues import Queues
+from chalicelib.services.registry import ServiceRegistry
+from chalicelib.services.subscriptions import Subscriptions
+from chalicelib.services.topics import Topics
+from chalicelib.storage import Storage, open_storage
+
+
+@dataclass
+class Bus:
+    settings: Settings
+    storage: Storage
+    auth: Authenticator
+    services: ServiceRegistry
+    topics: Topics
+    subscriptions: Subscriptions
+    publisher: Publisher
+    queues: Queues
+
+    def health(self) -> tuple[bool, dict]:
+        """Whether the storage backend answers, with a short report."""
+        started = time.perf_counter()
+        try:
+            self.storage.docs.ping()
+            self.storage.queues.ping()
+        except BusError as exc:
+            return False, {"status": "unavailable", "storage": self.settings.storage,
+                           "detail": exc.detail}
+        return True, {"status": "ok", "storage": self.settings.storage,
+                      "latency_ms": round((time.perf_counter() - started) * 1000, 1)}
+
+    def tick(self) -> dict:
+        """Periodic housekeeping, run by the scheduled lambda (the ticker locally).
+
+        Expired leases need no sweep (an item whose lease has expired is simply
+        visible again), so there is nothing to do yet; scheduled events and
+        push re-delivery hang off this hook.
+        """
+        return {"ran_at": time.time()}
+
+
+def build_bus(settings: Settings, storage: Storage | None = None, clock=time.time) -> Bus:
+    storage = storage or open_storage(settings, clock=clock)
+    docs, queues = storage.docs, storage.queues
+    topics = Topics(docs)
+    subscriptions = Subscriptions(docs, queues, topics, settings)
+    return Bus(
+        settings=settings,
+        storage=storage,
+        auth=Authenticator(docs, settings.admin_token),
+        services=ServiceRegistry(docs, on_deregister=subscriptions.delete_for_service),
+        topics=topics,
+        subscriptions=subscriptions,
+        publisher=Publisher(docs, queues, topics, settings, clock=clock),
+        queues=Queues(docs, queues, settings),
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def get_bus() -> Bus:
+    return build_bus(Settings.from_env())

@@ -1,0 +1,136 @@
+"""JSON Schemas of every request body the API accepts.
+
+Unknown fields are refused (``additionalProperties: false``): a typo in a
+field name is a 400, not a silently ignored option.
+"""
+NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"}
+NAMES = {"type": "array", "items": NAME, "maxItems": 100, "uniqueItems": True}
+DISCIPLINE = {"enum": ["fifo", "lifo", "priority"]}
+PRIORITY = {"type": "integer", "minimum": 0, "maximum": 9}
+METADATA = {"type": "object", "maxProperties": 50}
+DESCRIPTION = {"type": "string", "maxLength": 1024}
+EVENT_ID = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"^[\x21-\x7e]+$"}
+EVENT_TYPE = {"type": "string", "minLength": 1, "maxLength": 256}
+MAX_DELIVERIES = {"type": "integer", "minimum": 1, "maximum": 100}
+RECEIPTS = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 10}
+
+service_create = {
+    "type": "object",
+    "properties": {"name": NAME, "description": DESCRIPTION, "metadata": METADATA},
+    "required": ["name"],
+    "additionalProperties": False,
+}
+
+service_update = {
+    "type": "object",
+    "properties": {"description": DESCRIPTION, "metadata": METADATA},
+    "additionalProperties": False,
+}
+
+topic_create = {
+    "type": "object",
+    "properties": {
+        "name": NAME,
+        "discipline": DISCIPLINE,
+        "description": DESCRIPTION,
+        "publishers": NAMES,
+        "subscribers": NAMES,
+    },
+    "required": ["name"],
+    "additionalProperties": False,
+}
+
+_EVENT_PROPERTIES = {
+    "type": EVENT_TYPE,
+    "data": {},
+    "subject": {"type": "string", "maxLength": 1024},
+    "priority": PRIORITY,
+    "id": EVENT_ID,
+}
+
+event = {
+    "type": "object",
+    "properties": _EVENT_PROPERTIES,
+    "required": ["type", "data"],
+    "additionalProperties": False,
+}
+
+event_batch = {
+    "type": "object",
+    "properties": {"events": {"type": "array", "items": event, "minItems": 1, "maxItems": 100}},
+    "required": ["events"],
+    "additionalProperties": False,
+}
+
+multicast = {
+    "type": "object",
+    "properties": {**_EVENT_PROPERTIES,
+                   "topics": {**NAMES, "minItems": 1, "maxItems": 20}},
+    "required": ["topics", "type", "data"],
+    "additionalProperties": False,
+}
+
+subscription_create = {
+    "type": "object",
+    "properties": {
+        "topics": {**NAMES, "minItems": 1, "maxItems": 20},
+        "mode": {"enum": ["pull"]},
+        "max_deliveries": MAX_DELIVERIES,
+    },
+    "required": ["topics"],
+    "additionalProperties": False,
+}
+
+lease = {
+    "type": "object",
+    "properties": {
+        "max_messages": {"type": "integer", "minimum": 1, "maximum": 10},
+        "visibility_timeout": {"type": "integer", "minimum": 0, "maximum": 43200},
+        "wait_seconds": {"type": "integer", "minimum": 0, "maximum": 20},
+    },
+    "additionalProperties": False,
+}
+
+ack = {
+    "type": "object",
+    "properties": {"receipts": RECEIPTS},
+    "required": ["receipts"],
+    "additionalProperties": False,
+}
+
+nack = {
+    "type": "object",
+    "properties": {"receipts": RECEIPTS,
+                   "delay_seconds": {"type": "integer", "minimum": 0, "maximum": 43200}},
+    "required": ["receipts"],
+    "additionalProperties": False,
+}
+
+queue_create = {
+    "type": "object",
+    "properties": {"name": NAME, "discipline": DISCIPLINE, "description": DESCRIPTION,
+                   "max_deliveries": MAX_DELIVERIES},
+    "required": ["name"],
+    "additionalProperties": False,
+}
+
+_MESSAGE_PROPERTIES = {
+    "body": {},
+    "priority": PRIORITY,
+    "delay_seconds": {"type": "integer", "minimum": 0, "maximum": 900},
+}
+
+queue_message = {
+    "type": "object",
+    "properties": _MESSAGE_PROPERTIES,
+    "required": ["body"],
+    "additionalProperties": False,
+}
+
+queue_messages = {
+    "type": "object",
+    "properties": {"messages": {"type": "array", "items": queue_message,
+                                "minItems": 1, "maxItems": 100}},
+    "required": ["messages"],
+    "additionalProperties": False,
+}

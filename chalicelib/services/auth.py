@@ -1,0 +1,81 @@
+"""Who is calling: bearer tokens for registered services and the admin.
+
+Tokens are random, shown once, and stored only as a SHA-256 hash (a token is
+a high-entropy secret, so a fast hash is enough; no salt or KDF needed).  The
+token document carries the service's id and name, so authenticating a
+request costs one read.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from chalicelib.errors import Forbidden, Unauthorized
+from chalicelib.storage.base import DocumentStore
+
+TOKENS = "token"
+TOKEN_PREFIX = "tlks_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller: the admin, or a registered service."""
+
+    kind: str                      # "admin" | "service"
+    service_id: str | None = None
+    service_name: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.kind == "admin"
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise Forbidden("this operation needs the admin token", code="admin-only")
+
+    def require_service(self) -> "Principal":
+        if self.is_admin:
+            raise Forbidden("this operation is for registered services; the admin token "
+                            "cannot publish, subscribe or use queues", code="service-only")
+        return self
+
+    def may_act_for(self, service_id: str) -> bool:
+        return self.is_admin or self.service_id == service_id
+
+
+ADMIN = Principal("admin")
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Authenticator:
+    """Turns an ``Authorization`` header into a ``Principal``."""
+
+    def __init__(self, docs: DocumentStore, admin_token: str | None) -> None:
+        self.docs = docs
+        self.admin_token = admin_token
+
+    def authenticate(self, header: str | None) -> Principal:
+        if not header:
+            raise Unauthorized("send 'Authorization: Bearer <token>'", code="missing-token")
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("the Authorization header must be 'Bearer <token>'",
+                               code="bad-auth-scheme")
+        if self.admin_token and hmac.compare_digest(token.encode(), self.admin_token.encode()):
+            return ADMIN
+        if len(token) > 256:
+            raise Unauthorized("unknown or revoked token", code="invalid-token")
+        doc = self.docs.get(TOKENS, token_hash(token))
+        if doc is None:
+            raise Unauthorized("unknown or revoked token", code="invalid-token")
+        return Principal("service", doc["service_id"], doc["service_name"])

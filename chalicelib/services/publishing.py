@@ -1,0 +1,152 @@
+"""Publishing: wrap each event in a CloudEvent and fan it out to subscriptions.
+
+Nothing is lost and nothing is routed twice:
+
+1. the event record (``event/<id>``) is created first with status
+   ``pending``, create-only: a second publish of the same id is recognised;
+2. one queue item per subscription of each topic is written, keyed from the
+   event's stored sequence number and id, so a retried fan-out overwrites
+   the same items instead of adding new ones;
+3. the record becomes ``accepted``.
+
+A publish retried after a failure between 1 and 3 finds the ``pending`` record
+and completes the fan-out; one retried after 3 is answered from the record
+(``duplicate: true``) without routing again.  Ids are global: an id already
+used by another producer within the idempotency window is a 409.
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from chalicelib.config import Settings
+from chalicelib.domain import disciplines, envelope
+from chalicelib.domain.timeutil import iso
+from chalicelib.domain.validation import validate
+from chalicelib.errors import Conflict, Forbidden, NotFound, PayloadTooLarge
+from chalicelib.services.auth import Principal
+from chalicelib.services.topics import TOPICS, Topics
+from chalicelib.storage.base import AlreadyExists, DocumentStore, QueueStore, StoredItem
+
+EVENTS = "event"
+
+
+class Publisher:
+    def __init__(self, docs: DocumentStore, queues: QueueStore, topics: Topics,
+                 settings: Settings, clock=time.time) -> None:
+        self.docs = docs
+        self.queues = queues
+        self.topics = topics
+        self.settings = settings
+        self.clock = clock
+
+    def publish(self, principal: Principal, topic_name: str, body: object) -> dict:
+        """``POST /topics/{name}/events``: one event, or ``{"events": [...]}``."""
+        principal.require_service()
+        batch = isinstance(body, dict) and "events" in body
+        events = validate("event_batch", body)["events"] if batch else [validate("event", body)]
+        topic = self._topic_for(principal, topic_name)
+        records = [self._prepare(principal, [topic], event) for event in events]
+        results = [self._store(principal, [topic], record) for record in records]
+        return {"events": results} if batch else results[0]
+
+    def multicast(self, principal: Principal, body: object) -> dict:
+        """``POST /events``: one event to several topics."""
+        principal.require_service()
+        event = validate("multicast", body)
+        topics = [self._topic_for(principal, name) for name in event.pop("topics")]
+        return self._store(principal, topics, self._prepare(principal, topics, event))
+
+    def get(self, principal: Principal, event_id: str) -> dict:
+        record = self.docs.get(EVENTS, event_id)
+        if record is None:
+            raise NotFound(f"no event with id {event_id!r} (events are kept "
+                           f"{self.settings.idempotency_seconds} s)", code="event-not-found")
+        if not (principal.is_admin or principal.service_id == record["producer_id"]
+                or self._may_read(principal, record)):
+            raise Forbidden("only the producer, a permitted subscriber or the admin may read "
+                            "this event", code="not-your-event")
+        return event_view(record)
+
+    def _may_read(self, principal: Principal, record: dict) -> bool:
+        for name in record["topics"]:
+            topic = self.docs.get(TOPICS, name)
+            if topic and (topic.get("subscribers") is None
+                          or principal.service_name in topic["subscribers"]):
+                return True
+        return False
+
+    def _topic_for(self, principal: Principal, name: str) -> dict:
+        topic = self.topics.load(name)
+        self.topics.check_publisher(principal, topic)
+        return topic
+
+    def _prepare(self, principal: Principal, topics: list[dict], event: dict) -> dict:
+        """The event record, checked, before anything is stored."""
+        now = self.clock()
+        event_id = event.get("id") or str(uuid.uuid4())
+        env = envelope.build(event_id=event_id, source=principal.service_name,
+                             type_=event["type"], data=event["data"], topic=topics[0]["name"],
+                             priority=event.get("priority", 0), time=now,
+                             subject=event.get("subject"))
+        size = len(json.dumps(env, separators=(",", ":")).encode())
+        if size > self.settings.max_payload_bytes:
+            raise PayloadTooLarge(f"the event is {size} bytes as a CloudEvent; the limit is "
+                                  f"{self.settings.max_payload_bytes}",
+                                  extra={"limit": self.settings.max_payload_bytes})
+        record = {"id": event_id, "producer": principal.service_name,
+                  "producer_id": principal.service_id, "topics": [t["name"] for t in topics],
+                  "status": "pending", "seq": disciplines.next_seq(now),
+                  "created_at": iso(now), "envelope": env,
+                  "expires_at": int(now) + self.settings.idempotency_seconds}
+        return record
+
+    def _store(self, principal: Principal, topics: list[dict], record: dict) -> dict:
+        event_id, expires = record["id"], record["expires_at"]
+        try:
+            self.docs.put(EVENTS, event_id, record, create_only=True, expires_at=expires)
+        except AlreadyExists:
+            record = self._existing(principal, event_id)
+            if record["status"] != "pending":
+                return {"id": event_id, "status": record["status"], "duplicate": True}
+        record["subscriptions"] = self._fan_out(topics, record)
+        record["status"] = "accepted"
+        record["accepted_at"] = iso(self.clock())
+        self.docs.put(EVENTS, event_id, record, expires_at=expires)
+        return {"id": event_id, "status": "accepted"}
+
+    def _existing(self, principal: Principal, event_id: str) -> dict:
+        record = self.docs.get(EVENTS, event_id)
+        if record is None:          # expired between our write and this read
+            raise Conflict("the event id was just released; retry", code="event-id-conflict")
+        if record["producer_id"] != principal.service_id:
+            raise Conflict(f"event id {event_id!r} is already used by another producer",
+                           code="event-id-conflict")
+        return record
+
+    def _fan_out(self, topics: list[dict], record: dict) -> int:
+        """One queue item per subscription (a subscription on several topics gets one)."""
+        env = record["envelope"]
+        priority = env.get("priority", 0)
+        enqueued_ms = int(self.clock() * 1000)
+        seen: set[str] = set()
+        for topic in topics:
+            payload = json.dumps(envelope.for_topic(env, topic["name"]), separators=(",", ":"))
+            for sub in self.topics.subscribers(topic["name"]):
+                if sub["id"] in seen:
+                    continue
+                seen.add(sub["id"])
+                key = disciplines.sort_key(sub["discipline"], record["seq"], record["id"],
+                                           priority)
+                self.queues.push(sub["queue"], [StoredItem(
+                    key=key, id=record["id"], payload=payload, priority=priority,
+                    enqueued_at=enqueued_ms, visible_at=enqueued_ms)])
+        return len(seen)
+
+
+def event_view(record: dict) -> dict:
+    return {"id": record["id"], "status": record["status"], "producer": record["producer"],
+            "topics": record["topics"], "subscriptions": record.get("subscriptions", 0),
+            "created_at": record["created_at"], "accepted_at": record.get("accepted_at"),
+            "event": record["envelope"]}

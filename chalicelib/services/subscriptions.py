@@ -1,0 +1,140 @@
+"""Pull subscriptions: each owns a queue that receives its topics' events.
+
+A subscription's queue has its topics' discipline; every event published to
+one of its topics becomes one item in that queue.  Consumers lease items
+(``pull``), then ``ack`` or ``nack`` them by receipt; an item not acked before
+its visibility timeout is delivered again, and after ``max_deliveries`` it
+moves to the dead letters.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+
+from chalicelib.config import Settings
+from chalicelib.domain.timeutil import iso, iso_now
+from chalicelib.domain.validation import validate
+from chalicelib.errors import Conflict, Forbidden, NotFound
+from chalicelib.services.auth import Principal
+from chalicelib.services.leasing import lease_waiting
+from chalicelib.services.topics import Topics
+from chalicelib.storage.base import DocumentStore, QueueStore, Settled, StoredItem
+
+SUBSCRIPTIONS = "subscription"
+
+
+def subscription_queue(subscription_id: str) -> str:
+    return f"s.{subscription_id}"
+
+
+class Subscriptions:
+    def __init__(self, docs: DocumentStore, queues: QueueStore, topics: Topics,
+                 settings: Settings) -> None:
+        self.docs = docs
+        self.queues = queues
+        self.topics = topics
+        self.settings = settings
+
+    def create(self, principal: Principal, body: dict) -> dict:
+        principal.require_service()
+        body = validate("subscription_create", body)
+        topics = [self.topics.load(name) for name in body["topics"]]
+        for topic in topics:
+            self.topics.check_subscriber(principal, topic)
+        disciplines = {t["discipline"] for t in topics}
+        if len(disciplines) > 1:
+            raise Conflict("the topics of one subscription must share a discipline; got "
+                           + ", ".join(f"{t['name']}={t['discipline']}" for t in topics),
+                           code="discipline-mismatch")
+        sub_id = "sub_" + secrets.token_hex(8)
+        subscription = {
+            "id": sub_id,
+            "owner": principal.service_name,
+            "owner_id": principal.service_id,
+            "topics": body["topics"],
+            "mode": body.get("mode", "pull"),
+            "discipline": disciplines.pop(),
+            "max_deliveries": body.get("max_deliveries", self.settings.default_max_deliveries),
+            "queue": subscription_queue(sub_id),
+            "created_at": iso_now(),
+        }
+        self.docs.put(SUBSCRIPTIONS, sub_id, subscription)
+        for topic in topics:
+            self.topics.add_subscriber(topic["name"], subscription)
+        return subscription
+
+    def list(self, principal: Principal) -> list[dict]:
+        subs = self.docs.list(SUBSCRIPTIONS)
+        return subs if principal.is_admin else [s for s in subs
+                                                if s["owner_id"] == principal.service_id]
+
+    def get(self, principal: Principal, sub_id: str) -> dict:
+        subscription = self._owned(principal, sub_id)
+        size = self.queues.size(subscription["queue"])
+        return {**subscription, "backlog": {"visible": size.visible,
+                                            "in_flight_or_delayed": size.invisible}}
+
+    def delete(self, principal: Principal, sub_id: str) -> None:
+        self._remove(self._owned(principal, sub_id))
+
+    def delete_for_service(self, service: dict) -> None:
+        for subscription in self.docs.list(SUBSCRIPTIONS):
+            if subscription["owner_id"] == service["id"]:
+                self._remove(subscription)
+
+    def _remove(self, subscription: dict) -> None:
+        for topic in subscription["topics"]:
+            self.topics.remove_subscriber(topic, subscription["id"])
+        self.docs.delete(SUBSCRIPTIONS, subscription["id"])
+        self.queues.drop(subscription["queue"])
+
+    def pull(self, principal: Principal, sub_id: str, body: dict) -> dict:
+        subscription = self._owned(principal, sub_id, owner_only=True)
+        body = validate("lease", body)
+        leased = lease_waiting(
+            self.queues, subscription["queue"],
+            max_messages=body.get("max_messages", 1),
+            visibility_timeout=body.get("visibility_timeout",
+                                        self.settings.default_visibility_timeout),
+            wait_seconds=min(body.get("wait_seconds", 0), self.settings.max_wait_seconds),
+            max_deliveries=subscription["max_deliveries"])
+        return {"messages": [{"receipt": lease.receipt,
+                              "delivery_count": lease.item.deliveries,
+                              "event": json.loads(lease.item.payload)} for lease in leased]}
+
+    def ack(self, principal: Principal, sub_id: str, body: dict) -> dict:
+        subscription = self._owned(principal, sub_id, owner_only=True)
+        body = validate("ack", body)
+        return settled_view(self.queues.ack(subscription["queue"], body["receipts"]), "acked")
+
+    def nack(self, principal: Principal, sub_id: str, body: dict) -> dict:
+        subscription = self._owned(principal, sub_id, owner_only=True)
+        body = validate("nack", body)
+        return settled_view(self.queues.nack(subscription["queue"], body["receipts"],
+                                             body.get("delay_seconds", 0)), "nacked")
+
+    def dead_letters(self, principal: Principal, sub_id: str, limit: int = 100) -> dict:
+        subscription = self._owned(principal, sub_id)
+        items = self.queues.dead_letters(subscription["queue"], limit)
+        return {"dead_letters": [dead_letter_view(i, "event") for i in items]}
+
+    def _owned(self, principal: Principal, sub_id: str, owner_only: bool = False) -> dict:
+        subscription = self.docs.get(SUBSCRIPTIONS, sub_id)
+        if subscription is None:
+            raise NotFound(f"no subscription with id {sub_id!r}", code="subscription-not-found")
+        if principal.service_id == subscription["owner_id"]:
+            return subscription
+        if principal.is_admin and not owner_only:
+            return subscription
+        raise Forbidden("only the subscribing service may use this subscription",
+                        code="not-your-subscription")
+
+
+def settled_view(settled: Settled, verb: str) -> dict:
+    """``{"acked"|"nacked": [receipts that took effect], "stale": [lost leases]}``."""
+    return {verb: settled.done, "stale": settled.stale}
+
+
+def dead_letter_view(item: StoredItem, field: str) -> dict:
+    return {"id": item.id, field: json.loads(item.payload), "delivery_count": item.deliveries,
+            "priority": item.priority, "enqueued_at": iso(item.enqueued_at / 1000)}

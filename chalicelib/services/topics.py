@@ -1,0 +1,93 @@
+"""Topics: named channels with a queue discipline and optional access lists.
+
+Documents: ``topic/<name>`` and, per topic, an index of the subscriptions
+that receive it (``topic-subs:<name>/<subscription id>``) so that publishing
+costs one query per topic, not a scan of every subscription.
+"""
+from __future__ import annotations
+
+from chalicelib.domain.timeutil import iso_now
+from chalicelib.domain.validation import validate
+from chalicelib.errors import Conflict, Forbidden, NotFound
+from chalicelib.services.auth import Principal
+from chalicelib.storage.base import AlreadyExists, DocumentStore
+
+TOPICS = "topic"
+
+
+def subscribers_index(topic: str) -> str:
+    return f"topic-subs:{topic}"
+
+
+class Topics:
+    def __init__(self, docs: DocumentStore) -> None:
+        self.docs = docs
+
+    def create(self, principal: Principal, body: dict) -> dict:
+        principal.require_service()
+        body = validate("topic_create", body)
+        topic = {
+            "name": body["name"],
+            "discipline": body.get("discipline", "fifo"),
+            "description": body.get("description", ""),
+            "owner": principal.service_name,
+            "owner_id": principal.service_id,
+            "publishers": body.get("publishers"),
+            "subscribers": body.get("subscribers"),
+            "created_at": iso_now(),
+        }
+        try:
+            self.docs.put(TOPICS, topic["name"], topic, create_only=True)
+        except AlreadyExists:
+            raise Conflict(f"topic {topic['name']!r} already exists", code="topic-exists") from None
+        return topic
+
+    def list(self, principal: Principal) -> list[dict]:
+        return self.docs.list(TOPICS)
+
+    def get(self, principal: Principal, name: str) -> dict:
+        return self.load(name)
+
+    def delete(self, principal: Principal, name: str) -> None:
+        topic = self.load(name)
+        if not (principal.is_admin or principal.service_id == topic["owner_id"]):
+            raise Forbidden("only the topic's owner or the admin may delete it",
+                            code="not-topic-owner")
+        index = subscribers_index(name)
+        for entry in self.docs.list(index):
+            self.docs.delete(index, entry["id"])
+        self.docs.delete(TOPICS, name)
+
+    def load(self, name: str) -> dict:
+        topic = self.docs.get(TOPICS, name)
+        if topic is None:
+            raise NotFound(f"no topic named {name!r}", code="topic-not-found")
+        return topic
+
+    @staticmethod
+    def check_publisher(principal: Principal, topic: dict) -> None:
+        _check_list(principal, topic, "publishers", "publish to")
+
+    @staticmethod
+    def check_subscriber(principal: Principal, topic: dict) -> None:
+        _check_list(principal, topic, "subscribers", "subscribe to")
+
+    def add_subscriber(self, topic: str, subscription: dict) -> None:
+        self.docs.put(subscribers_index(topic), subscription["id"],
+                      {"id": subscription["id"], "queue": subscription["queue"],
+                       "discipline": subscription["discipline"]})
+
+    def remove_subscriber(self, topic: str, subscription_id: str) -> None:
+        self.docs.delete(subscribers_index(topic), subscription_id)
+
+    def subscribers(self, topic: str) -> list[dict]:
+        return self.docs.list(subscribers_index(topic))
+
+
+def _check_list(principal: Principal, topic: dict, field: str, verb: str) -> None:
+    allowed = topic.get(field)
+    if allowed is None or principal.service_id == topic["owner_id"]:
+        return
+    if principal.service_name not in allowed:
+        raise Forbidden(f"service {principal.service_name!r} may not {verb} topic "
+                        f"{topic['name']!r}", code=f"not-a-{field[:-1]}")

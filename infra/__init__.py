@@ -1,0 +1,1 @@
+"""Infrastructure definitions shared by deployment, local bootstrap and tests."""

@@ -1,0 +1,151 @@
+"""Hostile and mistaken requests: each is a 4xx problem+json with a stable code.
+
+Never a 500, never a half-stored effect.
+"""
+import json
+
+import pytest
+
+from tests.functional.conftest import ADMIN
+
+BIG = "x" * (256 * 1024 + 1)
+
+# (name, method, path, who, body | raw bytes, extra headers, status, code)
+CASES = [
+    ("no token", "GET", "/topics", None, None, {}, 401, "missing-token"),
+    ("basic auth scheme", "GET", "/topics", "basic", None, {}, 401, "bad-auth-scheme"),
+    ("unknown token", "GET", "/topics", "bogus", None, {}, 401, "invalid-token"),
+    ("service registers a service", "POST", "/services", "billing", {"name": "x"}, {}, 403,
+     "admin-only"),
+    ("admin publishes", "POST", "/topics/t/events", "admin", {"type": "x", "data": 1}, {}, 403,
+     "service-only"),
+    ("malformed json", "POST", "/topics", "orders", b'{"name": "t2",', {}, 400,
+     "malformed-json"),
+    ("NaN is not JSON", "POST", "/topics/t/events", "orders", b'{"type":"x","data":NaN}', {},
+     400, "malformed-json"),
+    ("body is a list", "POST", "/topics", "orders", [1, 2], {}, 400, "validation-failed"),
+    ("missing name", "POST", "/topics", "orders", {"discipline": "fifo"}, {}, 400,
+     "validation-failed"),
+    ("bad discipline", "POST", "/topics", "orders", {"name": "z", "discipline": "random"}, {},
+     400, "validation-failed"),
+    ("bad topic name", "POST", "/topics", "orders", {"name": "../etc"}, {}, 400,
+     "validation-failed"),
+    ("unknown field", "POST", "/topics", "orders", {"name": "z", "colour": "red"}, {}, 400,
+     "validation-failed"),
+    ("wrong type for publishers", "POST", "/topics", "orders", {"name": "z", "publishers": "a"},
+     {}, 400, "validation-failed"),
+    ("duplicate topic", "POST", "/topics", "orders", {"name": "t"}, {}, 409, "topic-exists"),
+    ("publish to unknown topic", "POST", "/topics/nope/events", "orders",
+     {"type": "x", "data": 1}, {}, 404, "topic-not-found"),
+    ("event without type", "POST", "/topics/t/events", "orders", {"data": 1}, {}, 400,
+     "validation-failed"),
+    ("event type not a string", "POST", "/topics/t/events", "orders", {"type": 5, "data": 1}, {},
+     400, "validation-failed"),
+    ("priority out of range", "POST", "/topics/t/events", "orders",
+     {"type": "x", "data": 1, "priority": 10}, {}, 400, "validation-failed"),
+    ("oversize payload", "POST", "/topics/t/events", "orders", {"type": "x", "data": BIG}, {},
+     413, "payload-too-large"),
+    ("batch over 100", "POST", "/topics/t/events", "orders",
+     {"events": [{"type": "x", "data": 1}] * 101}, {}, 400, "validation-failed"),
+    ("empty batch", "POST", "/topics/t/events", "orders", {"events": []}, {}, 400,
+     "validation-failed"),
+    ("id with spaces", "POST", "/topics/t/events", "orders", {"type": "x", "data": 1, "id": "a b"},
+     {}, 400, "validation-failed"),
+    ("multicast without topics", "POST", "/events", "orders", {"type": "x", "data": 1}, {}, 400,
+     "validation-failed"),
+    ("unknown event", "GET", "/events/nope", "orders", None, {}, 404, "event-not-found"),
+    ("subscribe to unknown topic", "POST", "/subscriptions", "billing", {"topics": ["nope"]}, {},
+     404, "topic-not-found"),
+    ("push mode not yet accepted here", "POST", "/subscriptions", "billing",
+     {"topics": ["t"], "mode": "carrier-pigeon"}, {}, 400, "validation-failed"),
+    ("mixed disciplines", "POST", "/subscriptions", "billing", {"topics": ["t", "p"]}, {}, 409,
+     "discipline-mismatch"),
+    ("unknown subscription", "POST", "/subscriptions/sub_nope/pull", "billing", {}, {}, 404,
+     "subscription-not-found"),
+    ("pull too many", "POST", "/subscriptions/{sub}/pull", "billing", {"max_messages": 11}, {}, 400,
+     "validation-failed"),
+    ("wait too long", "POST", "/subscriptions/{sub}/pull", "billing", {"wait_seconds": 21}, {}, 400,
+     "validation-failed"),
+    ("garbage receipt", "POST", "/subscriptions/{sub}/ack", "billing",
+     {"receipts": ["not-a-receipt!!"]}, {}, 400, "invalid-receipt"),
+    ("receipts not a list", "POST", "/subscriptions/{sub}/ack", "billing", {"receipts": "r"}, {},
+     400, "validation-failed"),
+    ("someone else's subscription", "POST", "/subscriptions/{sub}/pull", "orders", {}, {}, 403,
+     "not-your-subscription"),
+    ("unknown queue", "POST", "/queues/nope/messages", "orders", {"body": 1}, {}, 404,
+     "queue-not-found"),
+    ("queue message without body", "POST", "/queues/jobs/messages", "orders", {"priority": 1}, {},
+     400, "validation-failed"),
+    ("negative delay", "POST", "/queues/jobs/messages", "orders", {"body": 1, "delay_seconds": -1},
+     {}, 400, "validation-failed"),
+    ("peek limit not a number", "GET", "/queues/jobs/messages?limit=lots", "orders", None, {}, 400,
+     "validation-failed"),
+    ("duplicate queue", "POST", "/queues", "orders", {"name": "jobs"}, {}, 409, "queue-exists"),
+    ("purge someone else's queue", "DELETE", "/queues/jobs/messages", "billing", None, {}, 403,
+     "not-queue-owner"),
+    ("unsupported media type", "POST", "/topics", "orders", b"name=t", 
+     {"Content-Type": "text/plain"}, 415, "unsupported-media-type"),
+    ("method not allowed", "PUT", "/topics", "orders", {}, {}, 405, "method-not-allowed"),
+    ("unknown service", "GET", "/services/svc_nope", "admin", None, {}, 404, "service-not-found"),
+    ("patch unknown field", "PATCH", "/services/{billing_id}", "billing", {"name": "renamed"}, {},
+     400, "validation-failed"),
+    ("delete someone else's topic", "DELETE", "/topics/t", "billing", None, {}, 403,
+     "not-topic-owner"),
+]
+
+
+@pytest.fixture
+def world(api, two_services):
+    orders, billing = two_services
+    api.topic(orders["token"], "t")
+    api.topic(orders["token"], "p", discipline="priority")
+    sub = api.subscribe(billing["token"], ["t"])
+    api.call("POST", "/queues", orders["token"], {"name": "jobs"})
+    tokens = {"orders": orders["token"], "billing": billing["token"], "admin": ADMIN,
+              "bogus": "tlks_bogus", None: None}
+    return tokens, {"sub": sub["id"], "billing_id": billing["id"]}
+
+
+@pytest.mark.parametrize("name, method, path, who, payload, headers, status, code", CASES,
+                         ids=[c[0] for c in CASES])
+def test_bad_request_gets_a_problem(api, world, name, method, path, who, payload, headers,
+                                    status, code):
+    tokens, ids = world
+    headers = dict(headers)
+    if who == "basic":
+        headers["Authorization"] = "Basic dXNlcjpwYXNz"
+    raw = payload if isinstance(payload, bytes) else None
+    reply = api.call(method, path.format(**ids), tokens.get(who), None if raw else payload,
+                     raw=raw, headers=headers)
+    assert reply.status == status, reply
+    assert reply.headers["Content-Type"] == "application/problem+json"
+    assert reply.body["code"] == code
+    assert reply.body["status"] == status
+    assert {"type", "title", "detail", "correlation_id"} <= set(reply.body)
+
+
+def test_there_are_at_least_25_bad_input_cases():
+    assert len(CASES) >= 25
+
+
+def test_a_rejected_batch_stores_nothing(api, world):
+    tokens, ids = world
+    batch = {"events": [{"type": "ok", "data": 1}, {"type": "big", "data": BIG}]}
+    assert api.call("POST", "/topics/t/events", tokens["orders"], batch).status == 413
+    pulled = api.call("POST", f"/subscriptions/{ids['sub']}/pull", tokens["billing"],
+                      {"max_messages": 10})
+    assert pulled.body["messages"] == []
+
+
+def test_unexpected_failure_is_a_500_problem_without_a_stack_trace(api, world, monkeypatch):
+    tokens, _ = world
+    from chalicelib.bootstrap import get_bus
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(get_bus().topics, "list", explode)
+    reply = api.call("GET", "/topics", tokens["orders"])
+    assert reply.status == 500 and reply.body["code"] == "internal-error"
+    assert "secret" not in json.dumps(reply.body) and reply.body["correlation_id"]
+    assert reply.headers["X-Correlation-Id"] == reply.body["correlation_id"]
