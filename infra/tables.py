@@ -37,8 +37,14 @@ def table_names(prefix: str) -> dict[str, str]:
     return {name: f"{prefix}-{name}" for name in load_definitions()}
 
 
-def create_table_args(name: str, properties: dict[str, Any]) -> dict[str, Any]:
+def create_table_args(name: str, properties: dict[str, Any], *,
+                      streams: bool = True) -> dict[str, Any]:
     """``create_table`` keyword arguments for CloudFormation-style properties.
+
+    Args:
+        streams: keep ``StreamSpecification``; tests that do not read the
+            stream drop it, because moto copies a table's whole stream history
+            on every transaction.
 
     Raises:
         ValueError: a property this translation does not know.
@@ -48,7 +54,8 @@ def create_table_args(name: str, properties: dict[str, Any]) -> dict[str, Any]:
         if prop in _SAME:
             args[prop] = value
         elif prop == "StreamSpecification":
-            args[prop] = {"StreamEnabled": True, **value}
+            if streams:
+                args[prop] = {"StreamEnabled": True, **value}
         elif prop == "SSESpecification":
             sse = {"Enabled": value.get("SSEEnabled", False)}
             sse.update({k: v for k, v in value.items() if k in ("SSEType", "KMSMasterKeyId")})
@@ -60,10 +67,12 @@ def create_table_args(name: str, properties: dict[str, Any]) -> dict[str, Any]:
     return args
 
 
-def ensure_tables(client: Any, prefix: str) -> list[str]:
+def ensure_tables(client: Any, prefix: str, *, streams: bool = True) -> list[str]:
     """Create the tables that do not exist yet and wait until they are ACTIVE.
 
     Existing tables are left alone.  Returns the names of the tables created.
+    ``streams=False`` creates them without DynamoDB streams (see
+    ``create_table_args``).
     """
     created = []
     names = table_names(prefix)
@@ -76,7 +85,7 @@ def ensure_tables(client: Any, prefix: str) -> list[str]:
             continue
         properties = spec["Properties"]
         try:
-            client.create_table(**create_table_args(name, properties))
+            client.create_table(**create_table_args(name, properties, streams=streams))
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ResourceInUseException":
                 raise

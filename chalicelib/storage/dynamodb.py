@@ -29,10 +29,19 @@ now``, then claims them with writes conditioned on ``visible_at`` and
 a consumer that loses some items in a transaction drops them (the
 ``CancellationReasons`` say which) and retries with the rest.
 
-Known trade-off: the filter applies *after* the read, so leased or delayed
-items at the head of a partition are read (and paid for) by every lease until
-they are acked or become visible.  Queues whose consumers keep many items in
-flight at once pay extra read capacity; ordering and exactness are kept.
+Known trade-offs:
+
+* The filter applies *after* the read, so leased or delayed items at the head
+  of a partition are read (and paid for) by every lease until they are acked
+  or become visible; pages grow (up to ``MAX_PAGE`` items) to get past them.
+  Queues whose consumers keep many items in flight pay extra read capacity;
+  ordering and exactness are kept.
+* A transaction is all-or-nothing, so consumers racing for the head of one
+  queue cancel each other's claims and spend extra requests.  A store that
+  has just lost a claim picks its next ones at random among the visible
+  candidates it read, instead of chasing the head with everyone else: under
+  contention the order between concurrent consumers is approximate (it
+  cannot be otherwise); a lone consumer always gets the head.
 
 Features:
 
@@ -51,6 +60,7 @@ import re
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from typing import Any, Iterator
 
 from botocore.config import Config
@@ -117,12 +127,18 @@ def _backoff(attempt: int) -> float:
 
 
 class RequestCounter:
-    """How many DynamoDB API calls a client made, by operation name."""
+    """How many DynamoDB API calls a client made, by operation name.
 
-    def __init__(self) -> None:
+    Retries that botocore makes inside one call are not counted separately.
+    """
+
+    _EVENT = "before-call.dynamodb"
+
+    def __init__(self, client: Any) -> None:
         self.by_operation: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._client: Any = None
+        self._client = client
+        client.meta.events.register(self._EVENT, self._on_call)
 
     @property
     def total(self) -> int:
@@ -134,9 +150,7 @@ class RequestCounter:
 
     def stop(self) -> None:
         """Stop counting (unregister from the client's events)."""
-        if self._client is not None:
-            self._client.meta.events.unregister("before-call.dynamodb", self._on_call)
-            self._client = None
+        self._client.meta.events.unregister(self._EVENT, self._on_call)
 
     def _on_call(self, model: Any = None, **kwargs: Any) -> None:
         with self._lock:
@@ -144,14 +158,8 @@ class RequestCounter:
 
 
 def count_requests(client: Any) -> RequestCounter:
-    """Count the API calls ``client`` makes from now on (for benchmarks).
-
-    Retries that botocore makes inside one call are not counted separately.
-    """
-    counter = RequestCounter()
-    counter._client = client
-    client.meta.events.register("before-call.dynamodb", counter._on_call)
-    return counter
+    """Count the API calls ``client`` makes from now on (for benchmarks)."""
+    return RequestCounter(client)
 
 
 class _Table:
@@ -190,7 +198,8 @@ class _Table:
         except (BotoConnectionError, HTTPClientError) as exc:
             raise StorageUnavailable(f"DynamoDB did not answer {operation}") from exc
 
-    def _query_pages(self, **params: Any) -> Iterator[dict]:
+    def _query_pages(self, params: dict[str, Any]) -> Iterator[dict]:
+        """Query pages; the caller may change ``params`` between pages."""
         while True:
             page = self._call("query", TableName=self.table, ConsistentRead=True, **params)
             yield page
@@ -262,11 +271,11 @@ class DynamoDocumentStore(_Table, DocumentStore):
 
     def list(self, collection: str) -> list[dict]:
         docs = []
-        for page in self._query_pages(
+        for page in self._query_pages(dict(
                 KeyConditionExpression="#pk = :pk",
                 FilterExpression="attribute_not_exists(#exp) OR #exp >= :now",
                 ExpressionAttributeNames=_names("#pk", "#exp"),
-                ExpressionAttributeValues={":pk": _s(collection), ":now": _n(self.clock())}):
+                ExpressionAttributeValues={":pk": _s(collection), ":now": _n(self.clock())})):
             docs.extend(json.loads(item["doc"]["S"]) for item in page.get("Items", []))
         return docs
 
@@ -311,12 +320,17 @@ class DynamoQueueStore(_Table, QueueStore):
     #: bounded work per lease: candidate reads and claim writes
     MAX_CANDIDATE_READS = 3
     MAX_CLAIM_WRITES = 6
+    #: items evaluated per Query page at most, when paging past items in flight
+    MAX_PAGE = 400
+    #: seconds a lost claim makes this store spread its next claims on that queue
+    CONTENTION_MEMORY = 1.0
     #: bounded retries of an ack / nack transaction cancelled by conflicts
     MAX_SETTLE_ATTEMPTS = 4
 
     def __init__(self, table: str, client: Any = None, clock: Clock = time.time) -> None:
         _Table.__init__(self, table, client)
         QueueStore.__init__(self, clock)
+        self._contention: dict[str, float] = {}   # queue -> monotonic time of the last lost claim
 
     def _key(self, queue: str, key: str) -> dict:
         return {"queue": _s(queue), "key": _s(key)}
@@ -337,6 +351,7 @@ class DynamoQueueStore(_Table, QueueStore):
         pool: list[StoredItem] = []    # visible candidates read but not tried yet
         resume: dict | None = None     # where the next read starts
         drained, reads = False, 0
+        spread = self._contended(queue)
         for _ in range(self.MAX_CLAIM_WRITES):
             need = limit - len(won)
             if need <= 0:
@@ -347,29 +362,46 @@ class DynamoQueueStore(_Table, QueueStore):
                 drained, reads = resume is None, reads + 1
             if not pool:
                 break
-            batch, pool = pool[:need], pool[need:]
+            if spread and len(pool) > need:
+                # Consumers racing for the head spread over the candidates
+                # instead of all chasing the same next items.
+                picks = set(random.sample(range(len(pool)), need))
+            else:
+                picks = set(range(min(need, len(pool))))
+            batch = [item for n, item in enumerate(pool) if n in picks]
+            pool = [item for n, item in enumerate(pool) if n not in picks]
             taken, retry = self._take(queue, batch, now, until)
             won.extend(taken)
-            pool = retry + pool
+            if len(taken) + len(retry) < len(batch):
+                spread = True
+                self._contention[queue] = time.monotonic()
+            pool = sorted(retry + pool, key=lambda i: i.key)
         won.sort(key=lambda i: i.key)
         return won
+
+    def _contended(self, queue: str) -> bool:
+        """Whether this store lost a claim on ``queue`` moments ago."""
+        lost_at = self._contention.get(queue)
+        return lost_at is not None and time.monotonic() - lost_at < self.CONTENTION_MEMORY
 
     def _candidates(self, queue: str, want: int, limit: int, now: int,
                     start: dict | None) -> tuple[list[StoredItem], dict | None]:
         """Visible items in key order from ``start``: at least ``want`` unless
         the partition ends first.  Returns them and where the read stopped."""
+        page_size = max(limit * 3, 25)
         params: dict[str, Any] = dict(
             KeyConditionExpression="#q = :q", FilterExpression="#vis <= :now",
             ExpressionAttributeNames=_names("#q", "#vis"),
-            ExpressionAttributeValues={":q": _s(queue), ":now": _n(now)},
-            Limit=max(limit * 3, 25))
+            ExpressionAttributeValues={":q": _s(queue), ":now": _n(now)}, Limit=page_size)
         if start:
             params["ExclusiveStartKey"] = start
         found: list[StoredItem] = []
-        for page in self._query_pages(**params):
+        for page in self._query_pages(params):
             found.extend(_from_item(r) for r in page.get("Items", []))
             if len(found) >= want:
                 return found, page.get("LastEvaluatedKey")
+            # Past a head of items in flight: read further per request.
+            params["Limit"] = min(params["Limit"] * 2, self.MAX_PAGE)
         return found, None
 
     def _claim_action(self, queue: str, item: StoredItem, now: int, until: int,
@@ -418,10 +450,7 @@ class DynamoQueueStore(_Table, QueueStore):
                 # Items taken by someone else are dropped; the rest may be retried.
                 retry.extend(item for item, code in zip(chunk, codes) if code == "None")
                 continue
-            won.extend(StoredItem(key=i.key, id=i.id, payload=i.payload, priority=i.priority,
-                                  enqueued_at=i.enqueued_at, visible_at=until,
-                                  deliveries=i.deliveries + 1, lease=lease,
-                                  attributes=i.attributes)
+            won.extend(replace(i, visible_at=until, deliveries=i.deliveries + 1, lease=lease)
                        for i, lease in zip(chunk, chunk_leases))
         return won, retry
 
@@ -513,19 +542,21 @@ class DynamoQueueStore(_Table, QueueStore):
                           ExpressionAttributeNames=_names("#q", "#vis"),
                           ExpressionAttributeValues={":q": _s(queue), ":now": _n(now)})
         found: list[StoredItem] = []
-        for page in self._query_pages(**params):
+        for page in self._query_pages(params):
             found.extend(_from_item(r) for r in page.get("Items", []))
             if len(found) >= limit:
                 break
+            if now is not None:
+                params["Limit"] = min(params["Limit"] * 2, self.MAX_PAGE)
         return found[:limit]
 
     def _count(self, queue: str, now: int) -> Sizes:
         # One pass reading only visible_at, instead of two filtered COUNT queries.
         visible = invisible = 0
-        for page in self._query_pages(
+        for page in self._query_pages(dict(
                 KeyConditionExpression="#q = :q", ProjectionExpression="#vis",
                 ExpressionAttributeNames=_names("#q", "#vis"),
-                ExpressionAttributeValues={":q": _s(queue)}):
+                ExpressionAttributeValues={":q": _s(queue)})):
             for record in page.get("Items", []):
                 if int(record["visible_at"]["N"]) <= now:
                     visible += 1
@@ -534,10 +565,10 @@ class DynamoQueueStore(_Table, QueueStore):
         return Sizes(visible, invisible)
 
     def _purge(self, queue: str) -> None:
-        for page in self._query_pages(
+        for page in self._query_pages(dict(
                 KeyConditionExpression="#q = :q", ProjectionExpression="#q, #k",
                 ExpressionAttributeNames=_names("#q", "#k"),
-                ExpressionAttributeValues={":q": _s(queue)}):
+                ExpressionAttributeValues={":q": _s(queue)})):
             keys = page.get("Items", [])
             if keys:
                 self._batch_write([{"DeleteRequest": {"Key": k}} for k in keys])

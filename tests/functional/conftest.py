@@ -74,15 +74,18 @@ def aws_env(monkeypatch):
 
 @pytest.fixture
 def api(aws_env, monkeypatch):
-    monkeypatch.setenv("TLKS_STAGE", "test")
-    monkeypatch.setenv("TLKS_STORAGE", "dynamodb")
-    monkeypatch.setenv("TLKS_TABLE_PREFIX", "tlks-test")
-    monkeypatch.setenv("TLKS_ADMIN_TOKEN", ADMIN)
+    from app import app
     with mock_aws():
-        ensure_tables(boto3.client("dynamodb", region_name="us-east-1"), "tlks-test")
-        get_bus.cache_clear()
-        from app import app
-        with Client(app) as client:
+        ensure_tables(boto3.client("dynamodb", region_name="us-east-1"), "tlks-test",
+                      streams=False)
+        # the Client applies a stage's environment from .chalice/config.json around every
+        # request; "test" is no stage there, so only the shared variables apply
+        with Client(app, stage_name="test") as client:
+            monkeypatch.setenv("TLKS_STAGE", "test")
+            monkeypatch.setenv("TLKS_STORAGE", "dynamodb")
+            monkeypatch.setenv("TLKS_TABLE_PREFIX", "tlks-test")
+            monkeypatch.setenv("TLKS_ADMIN_TOKEN", ADMIN)
+            get_bus.cache_clear()
             yield Api(client)
         get_bus.cache_clear()
 

@@ -1,0 +1,9 @@
+"""The local runner serves the app over real HTTP."""
+import requests
+
+
+def test_health_answers_200_without_auth(live_bus):
+    response = requests.get(live_bus.url + "/health", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert isinstance(response.json(), dict)
