@@ -136,7 +136,7 @@ def start_moto(url: str) -> subprocess.Popen:
         raise StartupError(f"nothing answers at {url}; moto is only started on 127.0.0.1:<port>")
     log_path = ROOT / ".tlks" / f"moto-{port}.log"
     log_path.parent.mkdir(exist_ok=True)
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    command = [sys.executable, "-m", "chalicelib.runtime.emulator", "-H", "127.0.0.1", "-p", str(port)]
     with open(log_path, "wb") as log:  # own session: Ctrl-C reaches us, and we stop moto last
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True,

@@ -194,6 +194,9 @@ class _Table:
                 raise Throttled(f"DynamoDB throttled {operation} on {self.table}") from exc
             if code in UNAVAILABLE_CODES:
                 raise StorageUnavailable(f"DynamoDB table {self.table} not found") from exc
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+                raise StorageUnavailable(f"DynamoDB failed {operation} (HTTP 5xx after "
+                                         f"retries)") from exc
             raise
         except (BotoConnectionError, HTTPClientError) as exc:
             raise StorageUnavailable(f"DynamoDB did not answer {operation}") from exc

@@ -76,7 +76,7 @@ def _reap_moto(log: Path, aws_port: int) -> None:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return  # gone (or no /proc: the runner's own cleanup is all we have)
-    if b"moto.server" in cmdline and str(aws_port).encode() in cmdline:
+    if b"chalicelib.runtime.emulator" in cmdline and str(aws_port).encode() in cmdline:
         os.kill(pid, signal.SIGKILL)
 
 
