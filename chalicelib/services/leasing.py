@@ -1,10 +1,18 @@
-"""Leasing with long polling, shared by pull subscriptions and plain queues."""
+"""Leasing with long polling, and the views of leased / settled / dead messages.
+
+Shared by pull subscriptions and plain queues, which differ only in what a
+message's JSON payload is called (``event`` or ``body``).
+"""
 from __future__ import annotations
 
+import json
 import time
 from typing import Callable
 
-from chalicelib.storage.base import Leased, QueueStore
+from chalicelib.config import Settings
+from chalicelib.domain.timeutil import iso
+from chalicelib.domain.validation import validate
+from chalicelib.storage.base import Leased, QueueStore, Settled, StoredItem
 
 POLL_FIRST, POLL_MAX = 0.05, 1.0
 
@@ -24,3 +32,25 @@ def lease_waiting(queues: QueueStore, queue: str, *, max_messages: int,
             return leased
         sleep(min(pause, remaining))
         pause = min(pause * 2, POLL_MAX)
+
+
+def lease_request(queues: QueueStore, queue: str, body: object, settings: Settings,
+                  max_deliveries: int | None) -> list[Leased]:
+    """Validate a ``{max_messages, visibility_timeout, wait_seconds}`` body and lease."""
+    body = validate("lease", body)
+    return lease_waiting(
+        queues, queue,
+        max_messages=body.get("max_messages", 1),
+        visibility_timeout=body.get("visibility_timeout", settings.default_visibility_timeout),
+        wait_seconds=min(body.get("wait_seconds", 0), settings.max_wait_seconds),
+        max_deliveries=max_deliveries)
+
+
+def settled_view(settled: Settled, verb: str) -> dict:
+    """``{"acked"|"nacked": [receipts that took effect], "stale": [lost leases]}``."""
+    return {verb: settled.done, "stale": settled.stale}
+
+
+def message_view(item: StoredItem, field: str) -> dict:
+    return {"id": item.id, field: json.loads(item.payload), "priority": item.priority,
+            "delivery_count": item.deliveries, "enqueued_at": iso(item.enqueued_at / 1000)}

@@ -11,12 +11,11 @@ import secrets
 
 from chalicelib.config import Settings
 from chalicelib.domain import disciplines
-from chalicelib.domain.timeutil import iso, iso_now
+from chalicelib.domain.timeutil import iso_now
 from chalicelib.domain.validation import validate
 from chalicelib.errors import Conflict, Forbidden, NotFound, PayloadTooLarge
 from chalicelib.services.auth import Principal
-from chalicelib.services.leasing import lease_waiting
-from chalicelib.services.subscriptions import dead_letter_view, settled_view
+from chalicelib.services.leasing import lease_request, message_view, settled_view
 from chalicelib.storage.base import AlreadyExists, DocumentStore, QueueStore, StoredItem
 
 QUEUES = "queue"
@@ -91,16 +90,10 @@ class Queues:
 
     def lease(self, principal: Principal, name: str, body: dict) -> dict:
         principal.require_service()
-        body = validate("lease", body)
         queue = self.load(name)
-        leased = lease_waiting(
-            self.queues, queue_key(name),
-            max_messages=body.get("max_messages", 1),
-            visibility_timeout=body.get("visibility_timeout",
-                                        self.settings.default_visibility_timeout),
-            wait_seconds=min(body.get("wait_seconds", 0), self.settings.max_wait_seconds),
-            max_deliveries=queue.get("max_deliveries"))
-        return {"messages": [{"receipt": lease.receipt, **message_view(lease.item)}
+        leased = lease_request(self.queues, queue_key(name), body, self.settings,
+                               queue.get("max_deliveries"))
+        return {"messages": [{"receipt": lease.receipt, **message_view(lease.item, "body")}
                              for lease in leased]}
 
     def ack(self, principal: Principal, name: str, body: dict) -> dict:
@@ -118,7 +111,8 @@ class Queues:
 
     def peek(self, principal: Principal, name: str, limit: int) -> dict:
         self.load(name)
-        return {"messages": [message_view(i) for i in self.queues.peek(queue_key(name), limit)]}
+        return {"messages": [message_view(i, "body")
+                             for i in self.queues.peek(queue_key(name), limit)]}
 
     def purge(self, principal: Principal, name: str) -> None:
         self._owned(principal, name)
@@ -126,7 +120,7 @@ class Queues:
 
     def dead_letters(self, principal: Principal, name: str, limit: int = 100) -> dict:
         self.load(name)
-        return {"dead_letters": [dead_letter_view(i, "body")
+        return {"dead_letters": [message_view(i, "body")
                                  for i in self.queues.dead_letters(queue_key(name), limit)]}
 
     def load(self, name: str) -> dict:
@@ -142,7 +136,3 @@ class Queues:
                             code="not-queue-owner")
         return queue
 
-
-def message_view(item: StoredItem) -> dict:
-    return {"id": item.id, "body": json.loads(item.payload), "priority": item.priority,
-            "delivery_count": item.deliveries, "enqueued_at": iso(item.enqueued_at / 1000)}

@@ -12,13 +12,13 @@ import json
 import secrets
 
 from chalicelib.config import Settings
-from chalicelib.domain.timeutil import iso, iso_now
+from chalicelib.domain.timeutil import iso_now
 from chalicelib.domain.validation import validate
 from chalicelib.errors import Conflict, Forbidden, NotFound
 from chalicelib.services.auth import Principal
-from chalicelib.services.leasing import lease_waiting
+from chalicelib.services.leasing import lease_request, message_view, settled_view
 from chalicelib.services.topics import Topics
-from chalicelib.storage.base import DocumentStore, QueueStore, Settled, StoredItem
+from chalicelib.storage.base import DocumentStore, QueueStore
 
 SUBSCRIPTIONS = "subscription"
 
@@ -90,14 +90,8 @@ class Subscriptions:
 
     def pull(self, principal: Principal, sub_id: str, body: dict) -> dict:
         subscription = self._owned(principal, sub_id, owner_only=True)
-        body = validate("lease", body)
-        leased = lease_waiting(
-            self.queues, subscription["queue"],
-            max_messages=body.get("max_messages", 1),
-            visibility_timeout=body.get("visibility_timeout",
-                                        self.settings.default_visibility_timeout),
-            wait_seconds=min(body.get("wait_seconds", 0), self.settings.max_wait_seconds),
-            max_deliveries=subscription["max_deliveries"])
+        leased = lease_request(self.queues, subscription["queue"], body, self.settings,
+                               subscription["max_deliveries"])
         return {"messages": [{"receipt": lease.receipt,
                               "delivery_count": lease.item.deliveries,
                               "event": json.loads(lease.item.payload)} for lease in leased]}
@@ -116,7 +110,7 @@ class Subscriptions:
     def dead_letters(self, principal: Principal, sub_id: str, limit: int = 100) -> dict:
         subscription = self._owned(principal, sub_id)
         items = self.queues.dead_letters(subscription["queue"], limit)
-        return {"dead_letters": [dead_letter_view(i, "event") for i in items]}
+        return {"dead_letters": [message_view(i, "event") for i in items]}
 
     def _owned(self, principal: Principal, sub_id: str, owner_only: bool = False) -> dict:
         subscription = self.docs.get(SUBSCRIPTIONS, sub_id)
@@ -129,12 +123,3 @@ class Subscriptions:
         raise Forbidden("only the subscribing service may use this subscription",
                         code="not-your-subscription")
 
-
-def settled_view(settled: Settled, verb: str) -> dict:
-    """``{"acked"|"nacked": [receipts that took effect], "stale": [lost leases]}``."""
-    return {verb: settled.done, "stale": settled.stale}
-
-
-def dead_letter_view(item: StoredItem, field: str) -> dict:
-    return {"id": item.id, field: json.loads(item.payload), "delivery_count": item.deliveries,
-            "priority": item.priority, "enqueued_at": iso(item.enqueued_at / 1000)}
