@@ -24,7 +24,7 @@ import threading
 import types
 
 
-def _serialise_requests() -> None:
+def serialise_requests() -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     lock = threading.Lock()
@@ -39,7 +39,7 @@ def _serialise_requests() -> None:
     DomainDispatcherApplication.__call__ = call
 
 
-def _copy_each_table_once_per_transaction() -> None:
+def copy_each_table_once_per_transaction() -> None:
     from moto.dynamodb import models
 
     original = models.DynamoDBBackend.transact_write_items
@@ -67,8 +67,8 @@ def _copy_each_table_once_per_transaction() -> None:
 def main() -> None:
     from moto import server
 
-    _serialise_requests()
-    _copy_each_table_once_per_transaction()
+    serialise_requests()
+    copy_each_table_once_per_transaction()
     server.main()
 
 

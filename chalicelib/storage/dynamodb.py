@@ -60,7 +60,6 @@ import re
 import threading
 import time
 from collections import Counter
-from dataclasses import replace
 from typing import Any, Iterator
 
 from botocore.config import Config
@@ -69,7 +68,7 @@ from botocore.exceptions import HTTPClientError
 
 from chalicelib.errors import StorageUnavailable, Throttled
 from chalicelib.storage.base import (
-    AlreadyExists, Clock, DocumentStore, QueueStore, Ref, Sizes, StoredItem,
+    AlreadyExists, Clock, DocumentStore, QueueStore, Ref, Sizes, StoredItem, evolve,
 )
 
 THROTTLING_CODES = frozenset({
@@ -453,7 +452,7 @@ class DynamoQueueStore(_Table, QueueStore):
                 # Items taken by someone else are dropped; the rest may be retried.
                 retry.extend(item for item, code in zip(chunk, codes) if code == "None")
                 continue
-            won.extend(replace(i, visible_at=until, deliveries=i.deliveries + 1, lease=lease)
+            won.extend(evolve(i, visible_at=until, deliveries=i.deliveries + 1, lease=lease)
                        for i, lease in zip(chunk, chunk_leases))
         return won, retry
 

@@ -27,15 +27,14 @@ import copy
 import json
 import threading
 import time
-from dataclasses import replace
 
 from chalicelib.storage.base import (
-    AlreadyExists, Clock, DocumentStore, QueueStore, Ref, Sizes, StoredItem,
+    AlreadyExists, Clock, DocumentStore, QueueStore, Ref, Sizes, StoredItem, evolve,
 )
 
 
 def _copy(item: StoredItem) -> StoredItem:
-    return replace(item, attributes=copy.deepcopy(item.attributes))
+    return evolve(item, attributes=copy.deepcopy(item.attributes) if item.attributes else {})
 
 
 class MemoryDocumentStore(DocumentStore):
@@ -126,7 +125,7 @@ class MemoryQueueStore(QueueStore):
                 item = q.items[key]
                 if item.visible_at > now:
                     continue
-                item = replace(item, lease=self.new_lease(), visible_at=until,
+                item = evolve(item, lease=self.new_lease(), visible_at=until,
                                deliveries=item.deliveries + 1)
                 q.items[key] = item
                 claimed.append(_copy(item))
@@ -140,7 +139,7 @@ class MemoryQueueStore(QueueStore):
                 item = q.items.get(ref.key) if q else None
                 ok = item is not None and item.lease == ref.lease
                 if ok:
-                    q.items[ref.key] = replace(item, lease=None, visible_at=visible_at)
+                    q.items[ref.key] = evolve(item, lease=None, visible_at=visible_at)
                 results.append(ok)
         return results
 
