@@ -10,9 +10,12 @@ import time
 from dataclasses import dataclass
 
 from chalicelib.config import Settings
+from chalicelib.delivery.callbacks import CallbackPolicy, parse_allow_list
 from chalicelib.errors import BusError
 from chalicelib.services.auth import Authenticator
+from chalicelib.services.dispatcher import Dispatcher
 from chalicelib.services.publishing import Publisher
+from chalicelib.services.push import PushSubscriptions
 from chalicelib.services.queues import Queues
 from chalicelib.services.registry import ServiceRegistry
 from chalicelib.services.subscriptions import Subscriptions
@@ -30,6 +33,8 @@ class Bus:
     subscriptions: Subscriptions
     publisher: Publisher
     queues: Queues
+    push: PushSubscriptions
+    dispatcher: Dispatcher
 
     def health(self) -> tuple[bool, dict]:
         """Whether the storage backend answers, with a short report."""
@@ -47,17 +52,20 @@ class Bus:
         """Periodic housekeeping, run by the scheduled lambda (the ticker locally).
 
         Expired leases need no sweep (an item whose lease has expired is simply
-        visible again), so there is nothing to do yet; scheduled events and
-        push re-delivery hang off this hook.
+        visible again).  Push deliveries whose retry is due, circuit-breaker
+        probes and pending verifications are driven from here on AWS (the
+        stream only fires on writes).
         """
-        return {"ran_at": time.time()}
+        return {"ran_at": time.time(), **self.dispatcher.sweep()}
 
 
 def build_bus(settings: Settings, storage: Storage | None = None, clock=time.time) -> Bus:
     storage = storage or open_storage(settings, clock=clock)
     docs, queues = storage.docs, storage.queues
     topics = Topics(docs)
-    subscriptions = Subscriptions(docs, queues, topics, settings)
+    policy = CallbackPolicy(parse_allow_list(settings.callback_allow))
+    push = PushSubscriptions(docs, queues, settings, policy, clock=clock)
+    subscriptions = Subscriptions(docs, queues, topics, settings, push)
     return Bus(
         settings=settings,
         storage=storage,
@@ -65,8 +73,11 @@ def build_bus(settings: Settings, storage: Storage | None = None, clock=time.tim
         services=ServiceRegistry(docs, on_deregister=subscriptions.delete_for_service),
         topics=topics,
         subscriptions=subscriptions,
-        publisher=Publisher(docs, queues, topics, settings, clock=clock),
+        publisher=Publisher(docs, queues, topics, settings, clock=clock,
+                            notify=lambda queue: push.on_enqueued(queue)),
         queues=Queues(docs, queues, settings),
+        push=push,
+        dispatcher=Dispatcher(docs, queues, subscriptions, push, settings, policy, clock=clock),
     )
 
 

@@ -20,6 +20,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
 @dataclass(frozen=True)
 class Settings:
     """Runtime configuration of one bus instance."""
@@ -38,6 +48,16 @@ class Settings:
     max_visibility_timeout: int = 12 * 3600
     max_wait_seconds: int = 20
     log_level: str = "INFO"
+    public_url: str | None = None         # the bus's base URL as subscribers see it (WebSub Link)
+    callback_allow: str = ""              # CIDRs callbacks may reach despite the SSRF rules
+    delivery_connect_timeout: float = 10.0
+    delivery_read_timeout: float = 10.0
+    retry_base_seconds: float = 5.0
+    retry_cap_seconds: float = 24 * 3600.0
+    breaker_threshold: int = 10           # consecutive failures that pause a push subscription
+    breaker_probe_seconds: float = 30.0   # first probe of a paused endpoint (doubles, max 1 h)
+    hub_lease_seconds: int = 10 * 24 * 3600
+    queue_stream_arn: str | None = None   # the queue table's stream (AWS dispatcher trigger)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -62,4 +82,15 @@ class Settings:
             default_visibility_timeout=_int(env, "TLKS_DEFAULT_VISIBILITY_TIMEOUT", 30),
             max_wait_seconds=_int(env, "TLKS_MAX_WAIT_SECONDS", 20),
             log_level=env.get("POWERTOOLS_LOG_LEVEL", env.get("LOG_LEVEL", "INFO")),
+            public_url=(env.get("TLKS_PUBLIC_URL") or "").rstrip("/") or None,
+            callback_allow=env.get("TLKS_CALLBACK_ALLOW",
+                                   "127.0.0.0/8,::1/128" if stage == "local" else ""),
+            delivery_connect_timeout=_float(env, "TLKS_DELIVERY_CONNECT_TIMEOUT", 10.0),
+            delivery_read_timeout=_float(env, "TLKS_DELIVERY_READ_TIMEOUT", 10.0),
+            retry_base_seconds=_float(env, "TLKS_RETRY_BASE_SECONDS", 5.0),
+            retry_cap_seconds=_float(env, "TLKS_RETRY_CAP_SECONDS", 24 * 3600.0),
+            breaker_threshold=_int(env, "TLKS_BREAKER_THRESHOLD", 10),
+            breaker_probe_seconds=_float(env, "TLKS_BREAKER_PROBE_SECONDS", 30.0),
+            hub_lease_seconds=_int(env, "TLKS_HUB_LEASE_SECONDS", 10 * 24 * 3600),
+            queue_stream_arn=env.get("TLKS_QUEUE_STREAM_ARN") or None,
         )

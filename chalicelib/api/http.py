@@ -17,6 +17,7 @@ import functools
 import json
 import uuid
 from contextvars import ContextVar
+from urllib.parse import parse_qsl
 from typing import Any, Callable
 
 from chalice import Response
@@ -75,6 +76,43 @@ def body() -> Any:
         return json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise MalformedJson(f"the request body is not valid JSON: {exc}"[:300]) from exc
+
+
+def form_body() -> dict:
+    """An ``application/x-www-form-urlencoded`` body as a dict (WebSub's /hub)."""
+    raw = request().raw_body or b""
+    if len(raw) > 64 * 1024:
+        raise PayloadTooLarge("a form body may be at most 64 KiB", code="request-too-large")
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(raw),
+                          max_num_fields=50)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedJson("the form body is not valid application/x-www-form-urlencoded",
+                            code="malformed-form") from exc
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        if key in form:
+            raise ValidationFailed(f"form field {key} is given twice",
+                                   extra={"errors": [{"field": key, "message": "duplicate"}]})
+        form[key] = value
+    return form
+
+
+def base_url() -> str:
+    """The bus's public base URL: configured, or as this request reached it."""
+    configured = bus().settings.public_url
+    if configured:
+        return configured
+    req = request()
+    host = req.headers.get("host", "localhost")
+    scheme = req.headers.get("x-forwarded-proto", "http").split(",")[0].strip()
+    stage = (req.context or {}).get("stage")
+    prefix = f"/{stage}" if stage and host.endswith(".amazonaws.com") else ""
+    return f"{scheme}://{host}{prefix}"
+
+
+def query_str(name: str) -> str | None:
+    return (request().query_params or {}).get(name)
 
 
 def query_int(name: str, default: int, low: int, high: int) -> int:

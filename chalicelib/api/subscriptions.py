@@ -1,7 +1,9 @@
 """Routes: /subscriptions (pull mode: pull, ack, nack, dead letters)."""
 from chalice import Blueprint
 
-from chalicelib.api.http import body, bus, endpoint, principal, query_int, respond
+from chalicelib.api.http import (
+    base_url, body, bus, endpoint, form_body, principal, query_int, query_str, respond,
+)
 
 bp = Blueprint(__name__)
 
@@ -9,7 +11,15 @@ bp = Blueprint(__name__)
 @bp.route("/subscriptions", methods=["POST"])
 @endpoint
 def create_subscription():
-    return respond(bus().subscriptions.create(principal(), body()), 201)
+    created = bus().subscriptions.create(principal(), body(), base_url())
+    return respond(created, 202 if created["mode"] == "push" else 201)
+
+
+@bp.route("/hub", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
+@endpoint
+def hub():
+    return respond(bus().push.hub_request(principal(), form_body(), base_url(),
+                                          bus().subscriptions), 202)
 
 
 @bp.route("/subscriptions", methods=["GET"])
@@ -54,3 +64,29 @@ def nack(sub_id):
 def dead_letters(sub_id):
     limit = query_int("limit", 100, 1, 1000)
     return respond(bus().subscriptions.dead_letters(principal(), sub_id, limit))
+
+
+@bp.route("/subscriptions/{sub_id}/dead-letters/redrive", methods=["POST"])
+@endpoint
+def redrive(sub_id):
+    return respond(bus().subscriptions.redrive(principal(), sub_id, body()))
+
+
+@bp.route("/subscriptions/{sub_id}/deliveries", methods=["GET"])
+@endpoint
+def deliveries(sub_id):
+    return respond(bus().subscriptions.deliveries(principal(), sub_id,
+                                                  query_int("limit", 100, 1, 1000),
+                                                  query_str("event_id")))
+
+
+@bp.route("/subscriptions/{sub_id}/pause", methods=["POST"])
+@endpoint
+def pause(sub_id):
+    return respond(bus().subscriptions.pause(principal(), sub_id))
+
+
+@bp.route("/subscriptions/{sub_id}/resume", methods=["POST"])
+@endpoint
+def resume(sub_id):
+    return respond(bus().subscriptions.resume(principal(), sub_id))

@@ -70,14 +70,44 @@ multicast = {
     "additionalProperties": False,
 }
 
+CALLBACK = {"type": "string", "minLength": 8, "maxLength": 2048}
+SECRET = {"type": "string", "minLength": 1, "maxLength": 200}
+LEASE_SECONDS = {"type": "integer", "minimum": 60, "maximum": 365 * 24 * 3600}
+
 subscription_create = {
     "type": "object",
     "properties": {
         "topics": {**NAMES, "minItems": 1, "maxItems": 20},
-        "mode": {"enum": ["pull"]},
+        "mode": {"enum": ["pull", "push"]},
         "max_deliveries": MAX_DELIVERIES,
+        "callback": CALLBACK,
+        "secret": SECRET,
+        "ordered": {"type": "boolean"},
+        "lease_seconds": LEASE_SECONDS,
     },
     "required": ["topics"],
+    "additionalProperties": False,
+    "if": {"properties": {"mode": {"const": "push"}}, "required": ["mode"]},
+    "then": {"required": ["callback"]},
+}
+PUSH_ONLY = ("callback", "secret", "ordered", "lease_seconds")
+
+hub_request = {
+    "type": "object",
+    "properties": {
+        "hub.mode": {"enum": ["subscribe", "unsubscribe"]},
+        "hub.topic": {"type": "string", "minLength": 1, "maxLength": 2048},
+        "hub.callback": CALLBACK,
+        "hub.lease_seconds": {"type": "string", "pattern": "^[0-9]{1,9}$"},
+        "hub.secret": SECRET,
+    },
+    "required": ["hub.mode", "hub.topic", "hub.callback"],
+    "additionalProperties": False,
+}
+
+redrive = {
+    "type": "object",
+    "properties": {"limit": {"type": "integer", "minimum": 1, "maximum": 1000}},
     "additionalProperties": False,
 }
 

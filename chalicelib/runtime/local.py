@@ -73,6 +73,15 @@ def background_loops(env: MutableMapping[str, str]) -> list[Loop]:
     return [Loop("ticker", tick_seconds, lambda: get_bus().tick())]
 
 
+def start_worker(stop: threading.Event) -> None:
+    """The push worker (the DynamoDB stream's job on AWS), woken by publishes."""
+    from chalicelib.bootstrap import get_bus
+    from chalicelib.runtime.worker import LocalWorker
+
+    worker = LocalWorker(get_bus())
+    threading.Thread(target=worker.run, args=(stop,), name="push-worker", daemon=True).start()
+
+
 def parse_args(argv: Sequence[str] | None, env: MutableMapping[str, str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.runtime.local",
                                      description="Serve the tlks bus and its ticker locally.")
@@ -230,6 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             cleanup.callback(stop.set)
             for loop in background_loops(env):
                 loop.start(stop)
+            start_worker(stop)
             print(f"\ntlks bus (stage {settings.stage}, storage {settings.storage})\n"
                   f"  URL           {url}\n  admin token   {settings.admin_token}\n"
                   f"  AWS endpoint  {aws}\n  try           curl -s {url}/health\n"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from typing import Callable
 
 from chalicelib.config import Settings
 from chalicelib.domain import disciplines, envelope
@@ -34,7 +35,9 @@ EVENTS = "event"
 
 class Publisher:
     def __init__(self, docs: DocumentStore, queues: QueueStore, topics: Topics,
-                 settings: Settings, clock=time.time) -> None:
+                 settings: Settings, clock=time.time,
+                 notify: Callable[[str], None] = lambda queue: None) -> None:
+        self.notify = notify          # told of each push queue that got an item
         self.docs = docs
         self.queues = queues
         self.topics = topics
@@ -142,6 +145,8 @@ class Publisher:
                 self.queues.push(sub["queue"], [StoredItem(
                     key=key, id=record["id"], payload=payload, priority=priority,
                     enqueued_at=enqueued_ms, visible_at=enqueued_ms)])
+                if sub.get("mode") == "push":
+                    self.notify(sub["queue"])
         return len(seen)
 
 

@@ -17,6 +17,7 @@ from chalicelib.domain.validation import validate
 from chalicelib.errors import Conflict, Forbidden, NotFound
 from chalicelib.services.auth import Principal
 from chalicelib.services.leasing import lease_request, message_view, settled_view
+from chalicelib.services.push import PushSubscriptions, public_view
 from chalicelib.services.topics import Topics
 from chalicelib.storage.base import DocumentStore, QueueStore
 
@@ -29,13 +30,15 @@ def subscription_queue(subscription_id: str) -> str:
 
 class Subscriptions:
     def __init__(self, docs: DocumentStore, queues: QueueStore, topics: Topics,
-                 settings: Settings) -> None:
+                 settings: Settings, push: PushSubscriptions) -> None:
         self.docs = docs
         self.queues = queues
         self.topics = topics
         self.settings = settings
+        self.push = push
 
-    def create(self, principal: Principal, body: dict) -> dict:
+    def create(self, principal: Principal, body: dict, base_url: str = "") -> dict:
+        """Pull subscriptions are ready at once; push ones start ``pending``."""
         principal.require_service()
         body = validate("subscription_create", body)
         topics = [self.topics.load(name) for name in body["topics"]]
@@ -46,6 +49,7 @@ class Subscriptions:
             raise Conflict("the topics of one subscription must share a discipline; got "
                            + ", ".join(f"{t['name']}={t['discipline']}" for t in topics),
                            code="discipline-mismatch")
+        push_fields = self.push.push_fields(body, topics, base_url)
         sub_id = "sub_" + secrets.token_hex(8)
         subscription = {
             "id": sub_id,
@@ -57,32 +61,35 @@ class Subscriptions:
             "max_deliveries": body.get("max_deliveries", self.settings.default_max_deliveries),
             "queue": subscription_queue(sub_id),
             "created_at": iso_now(),
+            **push_fields,
         }
         self.docs.put(SUBSCRIPTIONS, sub_id, subscription)
         for topic in topics:
             self.topics.add_subscriber(topic["name"], subscription)
-        return subscription
+        if subscription["mode"] == "push":
+            self.push.request_verification(subscription, "subscribe")
+        return public_view(subscription)
 
     def list(self, principal: Principal) -> list[dict]:
         subs = self.docs.list(SUBSCRIPTIONS)
-        return subs if principal.is_admin else [s for s in subs
-                                                if s["owner_id"] == principal.service_id]
+        return [public_view(s) for s in subs
+                if principal.is_admin or s["owner_id"] == principal.service_id]
 
     def get(self, principal: Principal, sub_id: str) -> dict:
         subscription = self._owned(principal, sub_id)
         size = self.queues.size(subscription["queue"])
-        return {**subscription, "backlog": {"visible": size.visible,
-                                            "in_flight_or_delayed": size.invisible}}
+        return {**public_view(subscription),
+                "backlog": {"visible": size.visible, "in_flight_or_delayed": size.invisible}}
 
     def delete(self, principal: Principal, sub_id: str) -> None:
-        self._remove(self._owned(principal, sub_id))
+        self.remove(self._owned(principal, sub_id))
 
     def delete_for_service(self, service: dict) -> None:
         for subscription in self.docs.list(SUBSCRIPTIONS):
             if subscription["owner_id"] == service["id"]:
-                self._remove(subscription)
+                self.remove(subscription)
 
-    def _remove(self, subscription: dict) -> None:
+    def remove(self, subscription: dict) -> None:
         for topic in subscription["topics"]:
             self.topics.remove_subscriber(topic, subscription["id"])
         self.docs.delete(SUBSCRIPTIONS, subscription["id"])
@@ -90,6 +97,9 @@ class Subscriptions:
 
     def pull(self, principal: Principal, sub_id: str, body: dict) -> dict:
         subscription = self._owned(principal, sub_id, owner_only=True)
+        if subscription["mode"] != "pull":
+            raise Conflict("this is a push subscription: the bus delivers its events to "
+                           "the callback", code="not-a-pull-subscription")
         leased = lease_request(self.queues, subscription["queue"], body, self.settings,
                                subscription["max_deliveries"])
         return {"messages": [{"receipt": lease.receipt,
@@ -110,7 +120,47 @@ class Subscriptions:
     def dead_letters(self, principal: Principal, sub_id: str, limit: int = 100) -> dict:
         subscription = self._owned(principal, sub_id)
         items = self.queues.dead_letters(subscription["queue"], limit)
-        return {"dead_letters": [message_view(i, "event") for i in items]}
+        letters = [message_view(i, "event") for i in items]
+        if subscription["mode"] == "push" and letters:
+            attempts = self.push.deliveries(subscription, 10_000, None)
+            for letter in letters:
+                letter["attempts"] = sorted((a for a in attempts if a["event_id"] == letter["id"]),
+                                            key=lambda a: a["attempt"])
+        return {"dead_letters": letters}
+
+    def redrive(self, principal: Principal, sub_id: str, body: dict) -> dict:
+        subscription = self._owned(principal, sub_id, owner_only=True)
+        body = validate("redrive", body)
+        moved = self.queues.redrive(subscription["queue"], body.get("limit", 100))
+        self.push.on_enqueued(subscription["queue"])
+        return {"redriven": moved}
+
+    def deliveries(self, principal: Principal, sub_id: str, limit: int,
+                   event_id: str | None) -> dict:
+        subscription = self._push(principal, sub_id)
+        return {"deliveries": self.push.deliveries(subscription, limit, event_id)}
+
+    def pause(self, principal: Principal, sub_id: str) -> dict:
+        subscription = self._push(principal, sub_id)
+        who = "the admin" if principal.is_admin else principal.service_name
+        return public_view(self.push.pause(subscription, f"paused by {who}"))
+
+    def resume(self, principal: Principal, sub_id: str) -> dict:
+        subscription = self._push(principal, sub_id)
+        if subscription["status"] not in ("paused", "active"):
+            raise Conflict(f"a {subscription['status']} subscription cannot be resumed",
+                           code="not-resumable")
+        return public_view(self.push.resume(subscription))
+
+    def _push(self, principal: Principal, sub_id: str) -> dict:
+        subscription = self._owned(principal, sub_id)
+        if subscription["mode"] != "push":
+            raise Conflict("only push subscriptions have deliveries, pause and resume",
+                           code="not-a-push-subscription")
+        return subscription
+
+    def load(self, sub_id: str) -> dict | None:
+        return self.docs.get(SUBSCRIPTIONS, sub_id)
 
     def _owned(self, principal: Principal, sub_id: str, owner_only: bool = False) -> dict:
         subscription = self.docs.get(SUBSCRIPTIONS, sub_id)

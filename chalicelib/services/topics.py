@@ -75,7 +75,8 @@ class Topics:
     def add_subscriber(self, topic: str, subscription: dict) -> None:
         self.docs.put(subscribers_index(topic), subscription["id"],
                       {"id": subscription["id"], "queue": subscription["queue"],
-                       "discipline": subscription["discipline"]})
+                       "discipline": subscription["discipline"],
+                       "mode": subscription.get("mode", "pull")})
 
     def remove_subscriber(self, topic: str, subscription_id: str) -> None:
         self.docs.delete(subscribers_index(topic), subscription_id)

@@ -223,6 +223,17 @@ class QueueStore(ABC):
         visible_at = self.now_ms() + int(delay_seconds * 1000)
         return self._settle(receipts, self._release(queue, refs, visible_at) if refs else [])
 
+    def bury(self, queue: str, leases: Iterable[Leased]) -> None:
+        """Move leased items to the dead letters now (their last delivery failed)."""
+        items = [lease.item for lease in leases]
+        if items:
+            self._bury(queue, items)
+
+    def head(self, queue: str) -> StoredItem | None:
+        """The first item in delivery order, visible or not (ordered delivery)."""
+        found = self._scan(queue, 1, None)
+        return found[0] if found else None
+
     def peek(self, queue: str, limit: int) -> list[StoredItem]:
         """The next visible items in delivery order, without leasing them."""
         return self._scan(queue, limit, self.now_ms())

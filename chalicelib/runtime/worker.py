@@ -1,0 +1,76 @@
+"""The in-process push worker of ``make run``: what the DynamoDB stream does on AWS.
+
+Publishing wakes it (``PushSubscriptions.on_enqueued``) for the queues that
+just received events, so a delivery starts within milliseconds; a sweep every
+``sweep_seconds`` catches due retries, breaker probes and anything a wake-up
+missed.  Each subscription is drained on its own pool thread, so one slow
+endpoint cannot hold up the others.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from chalicelib.services.push import VERIFY_QUEUE
+
+LOG = logging.getLogger("tlks.worker")
+
+
+class LocalWorker:
+    def __init__(self, bus, sweep_seconds: float = 1.0, threads: int = 4) -> None:
+        self.bus = bus
+        self.sweep_seconds = sweep_seconds
+        self._woken: set[str] = set()
+        self._busy: set[str] = set()
+        self._lock = threading.Lock()
+        self._event = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="push")
+
+    def wake(self, queue: str) -> None:
+        with self._lock:
+            self._woken.add(queue)
+        self._event.set()
+
+    def run(self, stop: threading.Event) -> None:
+        self.bus.push.on_enqueued = self.wake
+        next_sweep = 0.0
+        while not stop.is_set():
+            self._event.wait(0.2)
+            self._event.clear()
+            with self._lock:
+                woken, self._woken = self._woken, set()
+            try:
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + self.sweep_seconds
+                    woken.add(VERIFY_QUEUE)
+                    woken.update(s["queue"] for s in self.bus.dispatcher.push_subscriptions())
+                for queue in woken:
+                    self._submit(queue)
+            except Exception:  # noqa: BLE001 - the worker outlives any one failure
+                LOG.exception("push worker round failed")
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _submit(self, queue: str) -> None:
+        with self._lock:
+            if queue in self._busy:
+                return
+            self._busy.add(queue)
+        self._pool.submit(self._drain, queue)
+
+    def _drain(self, queue: str) -> None:
+        dispatcher = self.bus.dispatcher
+        try:
+            if queue == VERIFY_QUEUE:
+                dispatcher.run_verifications()
+            elif queue.startswith("s."):
+                subscription = self.bus.subscriptions.load(queue[2:])
+                if subscription and subscription.get("mode") == "push":
+                    dispatcher.drain(subscription, time.monotonic() + 30)
+        except Exception:  # noqa: BLE001
+            LOG.exception("draining %s failed", queue)
+        finally:
+            with self._lock:
+                self._busy.discard(queue)
+            # anything that arrived while we were busy is picked up by the next wake/sweep

@@ -1,0 +1,301 @@
+"""The dispatcher: delivers push subscriptions' events to their callbacks.
+
+One call to ``drain(subscription)`` leases what is due from the
+subscription's queue, POSTs each event (signed CloudEvent, structured JSON)
+and settles it:
+
+=========================  ===================================================
+2xx                        ack
+410 Gone                   the subscription is removed (WebSub)
+429 / 503 + Retry-After    retry after that long
+anything else, timeout,    retry with exponential backoff and full jitter;
+connection error           after ``max_deliveries`` -> dead letters
+=========================  ===================================================
+
+Every attempt is recorded (status, latency, a capped response snippet).
+Consecutive failures open a circuit breaker: the subscription is ``paused``
+(events keep queuing) and one event is sent as a probe at growing intervals
+until the endpoint answers again.  ``ordered`` subscriptions hold a
+per-subscription lock and send only the head of the queue, one at a time.
+
+Nothing is lost when the process dies mid-delivery: an item is only removed
+by an ack after a 2xx, so a crashed delivery's lease simply expires and the
+item is delivered again (at least once; ``webhook-id`` lets receivers dedupe).
+
+Who calls it: on AWS the queue table's stream (``on_stream_records``) and the
+scheduled tick (``sweep``, for due retries and probes); locally the worker
+thread of ``make run`` (``chalicelib/runtime/worker.py``).
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterable
+from urllib.parse import urlencode
+
+from chalicelib.config import Settings
+from chalicelib.delivery.callbacks import CallbackNotAllowed, CallbackPolicy
+from chalicelib.delivery.retry import Backoff, retry_after_seconds
+from chalicelib.delivery.signing import signed_headers
+from chalicelib.delivery.webhook import Outcome, WebhookClient
+from chalicelib.domain.envelope import CONTENT_TYPE
+from chalicelib.domain.timeutil import iso
+from chalicelib.observability import logger
+from chalicelib.services.push import VERIFY_QUEUE, PushSubscriptions
+from chalicelib.services.subscriptions import SUBSCRIPTIONS, Subscriptions
+from chalicelib.storage.base import AlreadyExists, DocumentStore, Leased, QueueStore
+
+LOCKS = "dispatch-lock"
+BATCH = 10
+MAX_PROBE_SECONDS = 3600.0
+
+
+class Dispatcher:
+    def __init__(self, docs: DocumentStore, queues: QueueStore, subscriptions: Subscriptions,
+                 push: PushSubscriptions, settings: Settings, policy: CallbackPolicy,
+                 client: WebhookClient | None = None, clock=time.time, workers: int = 8) -> None:
+        self.docs = docs
+        self.queues = queues
+        self.subscriptions = subscriptions
+        self.push = push
+        self.settings = settings
+        self.policy = policy
+        self.client = client or WebhookClient(settings.delivery_connect_timeout,
+                                              settings.delivery_read_timeout)
+        self.clock = clock
+        self.backoff = Backoff(settings.retry_base_seconds, settings.retry_cap_seconds)
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver")
+        # a lease outlives the slowest possible attempt, so no one else gets the item meanwhile
+        self.visibility = int(settings.delivery_connect_timeout
+                              + settings.delivery_read_timeout + 20)
+
+    # ---------------------------------------------------------------- entry points
+
+    def sweep(self, budget_seconds: float = 50.0) -> dict:
+        """Deliver everything due on every push subscription, and run verifications."""
+        deadline = time.monotonic() + budget_seconds
+        delivered = self.run_verifications()
+        for subscription in self.push_subscriptions():
+            if time.monotonic() > deadline:
+                break
+            delivered += self.drain(subscription, deadline)
+        return {"delivered": delivered}
+
+    def on_stream_records(self, records: Iterable[dict]) -> dict:
+        """The queue table's stream: drain each push queue that just got items."""
+        queues = {r.get("dynamodb", {}).get("Keys", {}).get("queue", {}).get("S")
+                  for r in records if r.get("eventName") in ("INSERT", "MODIFY")}
+        delivered = 0
+        for queue in sorted(q for q in queues if q):
+            if queue == VERIFY_QUEUE:
+                delivered += self.run_verifications()
+            elif queue.startswith("s.") and not queue.endswith("#dead"):
+                subscription = self.subscriptions.load(queue[2:])
+                if subscription and subscription.get("mode") == "push":
+                    delivered += self.drain(subscription, time.monotonic() + 50)
+        return {"delivered": delivered}
+
+    def push_subscriptions(self) -> list[dict]:
+        return [s for s in self.docs.list(SUBSCRIPTIONS) if s.get("mode") == "push"]
+
+    # ---------------------------------------------------------------- delivery
+
+    def drain(self, subscription: dict, deadline: float) -> int:
+        """Deliver what is due on one subscription until empty or past ``deadline``."""
+        if not self._deliverable(subscription):
+            return 0
+        probing = subscription["status"] == "paused"
+        if subscription.get("ordered") or probing:
+            return self._drain_one_at_a_time(subscription, deadline, probing)
+        done = 0
+        while time.monotonic() < deadline:
+            leased = self.queues.lease(subscription["queue"], BATCH, self.visibility,
+                                       subscription["max_deliveries"])
+            if not leased:
+                break
+            results = list(self.pool.map(lambda lease: self._deliver(subscription, lease),
+                                         leased))
+            done += sum(results)
+            if self._stopped(subscription):
+                break
+        return done
+
+    def _drain_one_at_a_time(self, subscription: dict, deadline: float, probing: bool) -> int:
+        lock_key = subscription["id"]
+        try:
+            self.docs.put(LOCKS, lock_key, {"at": self.clock()}, create_only=True,
+                          expires_at=int(self.clock() + self.visibility))
+        except AlreadyExists:
+            return 0                      # another dispatcher is delivering it
+        done = 0
+        try:
+            while time.monotonic() < deadline:
+                head = self.queues.head(subscription["queue"])
+                if head is None or head.visible_at > int(self.clock() * 1000):
+                    break                 # empty, or the head waits for its retry
+                leased = self.queues.lease(subscription["queue"], 1, self.visibility,
+                                           subscription["max_deliveries"])
+                if not leased:
+                    break
+                ok = self._deliver(subscription, leased[0])
+                done += ok
+                if probing or self._stopped(subscription) or not ok:
+                    break
+        finally:
+            self.docs.delete(LOCKS, lock_key)
+        return done
+
+    def _deliverable(self, subscription: dict) -> bool:
+        status = subscription.get("status")
+        if status == "active":
+            expires = subscription.get("expires_epoch")
+            if expires and expires < self.clock():
+                self._expire(subscription)
+                return False
+            return True
+        if status == "paused":            # breaker probes only; a manual pause waits
+            probe_at = (subscription.get("breaker") or {}).get("probe_at")
+            return bool(probe_at) and probe_at <= self.clock()
+        return False
+
+    def _stopped(self, subscription: dict) -> bool:
+        current = self.subscriptions.load(subscription["id"])
+        return current is None or current.get("status") not in ("active",)
+
+    def _deliver(self, subscription: dict, lease: Leased) -> bool:
+        """One attempt; settles the lease.  True when the event was delivered."""
+        item = lease.item
+        body = item.payload.encode()
+        envelope = json.loads(body)
+        topic_url = subscription.get("topic_urls", {}).get(envelope.get("topic"), "")
+        headers = {"Content-Type": CONTENT_TYPE,
+                   "Link": f'<{subscription.get("hub_url", "")}>; rel="hub", '
+                           f'<{topic_url}>; rel="self"',
+                   **signed_headers(subscription.get("secret"), item.id, body, self.clock())}
+        try:
+            target = self.policy.check(subscription["callback"])
+            outcome = self.client.request("POST", target, body=body, headers=headers)
+        except CallbackNotAllowed as exc:
+            outcome = Outcome(None, 0.0, error=exc.detail)
+        self._record(subscription, item, outcome)
+        queue = subscription["queue"]
+        if outcome.ok:
+            self.queues.ack(queue, [lease.receipt])
+            self._breaker_success(subscription)
+            return True
+        if outcome.status == 410:
+            logger.info("callback answered 410 Gone: subscription removed",
+                        extra={"subscription": subscription["id"]})
+            self.subscriptions.remove(subscription)
+            return False
+        self._breaker_failure(subscription)
+        if item.deliveries >= subscription["max_deliveries"]:
+            self.queues.bury(queue, [lease])
+            return False
+        delay = None
+        if outcome.status in (429, 503):
+            delay = retry_after_seconds(outcome.retry_after, self.clock(), self.backoff.cap)
+        if delay is None:
+            delay = self.backoff.delay(item.deliveries)
+        self.queues.nack(queue, [lease.receipt], delay)
+        return False
+
+    def _record(self, subscription: dict, item, outcome: Outcome) -> None:
+        attempt = {"event_id": item.id, "attempt": item.deliveries, "at": iso(self.clock()),
+                   "status": outcome.status, "latency_ms": outcome.latency_ms,
+                   "outcome": "delivered" if outcome.ok else "failed"}
+        if outcome.error:
+            attempt["error"] = outcome.error
+        if not outcome.ok and outcome.body:
+            attempt["response_snippet"] = outcome.snippet
+        try:
+            self.push.record_attempt(subscription, attempt)
+        except Exception:  # noqa: BLE001 - the log must never cost a delivery
+            logger.exception("could not record a delivery attempt")
+
+    # ---------------------------------------------------------------- circuit breaker
+
+    def _breaker_failure(self, subscription: dict) -> None:
+        current = self.subscriptions.load(subscription["id"]) or subscription
+        breaker = current.setdefault("breaker", {"failures": 0})
+        breaker["failures"] = breaker.get("failures", 0) + 1
+        if current.get("status") == "paused":
+            wait = min((breaker.get("probe_seconds") or self.settings.breaker_probe_seconds) * 2,
+                       MAX_PROBE_SECONDS)
+            breaker.update(probe_seconds=wait, probe_at=self.clock() + wait)
+        elif breaker["failures"] >= self.settings.breaker_threshold:
+            wait = self.settings.breaker_probe_seconds
+            breaker.update(probe_seconds=wait, probe_at=self.clock() + wait)
+            current.update(status="paused", status_reason=(
+                f"circuit open after {breaker['failures']} consecutive failures; "
+                f"probing the callback"), status_changed_at=iso(self.clock()))
+            logger.warning("push subscription paused by its circuit breaker",
+                           extra={"subscription": current["id"]})
+        self.docs.put(SUBSCRIPTIONS, current["id"], current)
+        subscription.update(status=current["status"], breaker=breaker)
+
+    def _breaker_success(self, subscription: dict) -> None:
+        if (subscription.get("breaker") or {}).get("failures") or \
+                subscription.get("status") == "paused":
+            current = self.subscriptions.load(subscription["id"]) or subscription
+            current["breaker"] = {"failures": 0, "probe_at": None, "probe_seconds": None}
+            if current.get("status") == "paused" and "circuit" in current.get("status_reason", ""):
+                current.update(status="active", status_reason="the callback recovered",
+                               status_changed_at=iso(self.clock()))
+            self.docs.put(SUBSCRIPTIONS, current["id"], current)
+            subscription.update(status=current["status"], breaker=current["breaker"])
+
+    def _expire(self, subscription: dict) -> None:
+        for topic in subscription["topics"]:
+            self.subscriptions.topics.remove_subscriber(topic, subscription["id"])
+        self.push.mark(subscription, "expired", "the subscription's lease ran out; "
+                                                "subscribe again to renew it")
+
+    # ---------------------------------------------------------------- verification
+
+    def run_verifications(self) -> int:
+        done = 0
+        while True:
+            leased = self.queues.lease(VERIFY_QUEUE, BATCH, self.visibility, 5)
+            if not leased:
+                return done
+            for lease in leased:
+                job = json.loads(lease.item.payload)
+                subscription = self.subscriptions.load(job["subscription"])
+                if subscription is not None:
+                    self._verify(subscription, job["mode"])
+                self.queues.ack(VERIFY_QUEUE, [lease.receipt])
+                done += 1
+
+    def _verify(self, subscription: dict, mode: str) -> None:
+        challenge = secrets.token_urlsafe(24)
+        topic = subscription["topics"][0]
+        query = {"hub.mode": mode, "hub.topic": subscription.get("topic_urls", {}).get(topic, topic),
+                 "hub.challenge": challenge}
+        if mode == "subscribe" and subscription.get("lease_seconds"):
+            query["hub.lease_seconds"] = str(subscription["lease_seconds"])
+        try:
+            target = self.policy.check(subscription["callback"])
+            separator = "&" if "?" in target.path else "?"
+            outcome = self.client.request("GET", target,
+                                          path=target.path + separator + urlencode(query))
+        except CallbackNotAllowed as exc:
+            outcome = Outcome(None, 0.0, error=exc.detail)
+        confirmed = outcome.ok and outcome.body.decode("utf-8", "replace") == challenge
+        if mode == "unsubscribe":
+            if confirmed:
+                self.subscriptions.remove(subscription)
+            return
+        if confirmed:
+            self.push.activate(subscription)
+            self.push.on_enqueued(subscription["queue"])
+            return
+        reason = outcome.error or (f"callback answered {outcome.status}" if not outcome.ok
+                                   else "callback did not echo the challenge")
+        if subscription["status"] == "pending":
+            for name in subscription["topics"]:
+                self.subscriptions.topics.remove_subscriber(name, subscription["id"])
+            self.queues.drop(subscription["queue"])
+            self.push.mark(subscription, "denied", f"verification failed: {reason}")

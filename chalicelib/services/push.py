@@ -1,0 +1,164 @@
+"""Push subscriptions: the WebSub side of the hub.
+
+A push subscription starts ``pending``; the hub then verifies the subscriber's
+intent with a ``GET callback?hub.mode=…&hub.topic=…&hub.challenge=…`` and
+only an exact echo of the challenge in a 2xx answer makes it ``active`` (or,
+for an unsubscribe request, removes it).  Verification runs in the
+dispatcher, off the request path (a verification job in the ``sys.verify``
+queue), as WebSub's 202-then-verify flow has it.
+
+Statuses: ``pending`` → ``active`` | ``denied``; ``active`` → ``paused``
+(circuit breaker or by hand) → ``active``; ``active`` → ``expired`` when its
+lease runs out without renewal.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from urllib.parse import urlsplit
+
+from chalicelib.config import Settings
+from chalicelib.delivery.callbacks import CallbackPolicy
+from chalicelib.domain import disciplines
+from chalicelib.domain.schemas import PUSH_ONLY
+from chalicelib.domain.timeutil import iso, iso_now
+from chalicelib.domain.validation import validate
+from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.services.auth import Principal
+from chalicelib.storage.base import DocumentStore, QueueStore, StoredItem
+
+VERIFY_QUEUE = "sys.verify"
+ATTEMPTS_TTL_SECONDS = 7 * 24 * 3600
+
+
+def attempts_collection(sub_id: str) -> str:
+    return f"attempts:{sub_id}"
+
+
+class PushSubscriptions:
+    def __init__(self, docs: DocumentStore, queues: QueueStore, settings: Settings,
+                 policy: CallbackPolicy, clock=time.time) -> None:
+        self.docs = docs
+        self.queues = queues
+        self.settings = settings
+        self.policy = policy
+        self.clock = clock
+        self.on_enqueued = lambda queue: None      # the local worker's wake-up hook
+
+    def push_fields(self, body: dict, topics: list[dict], base_url: str) -> dict:
+        """Validate the push options of a subscription request; the fields to store."""
+        if body.get("mode", "pull") != "push":
+            extra = [name for name in PUSH_ONLY if name in body]
+            if extra:
+                raise ValidationFailed(f"{', '.join(extra)} only apply to push subscriptions "
+                                       f"(\"mode\": \"push\")")
+            return {}
+        self.policy.check(body["callback"])
+        if body.get("ordered") and any(t["discipline"] != "fifo" for t in topics):
+            raise Conflict("ordered delivery needs FIFO topics", code="ordered-needs-fifo")
+        return {
+            "callback": body["callback"],
+            "secret": body.get("secret"),
+            "ordered": bool(body.get("ordered", False)),
+            "lease_seconds": body.get("lease_seconds"),
+            "expires_at": None,
+            "status": "pending",
+            "status_reason": "waiting for the callback to confirm the subscription",
+            "hub_url": f"{base_url}/hub",
+            "topic_urls": {t["name"]: f"{base_url}/topics/{t['name']}" for t in topics},
+            "breaker": {"failures": 0, "probe_at": None, "probe_seconds": None},
+        }
+
+    def request_verification(self, subscription: dict, mode: str) -> None:
+        """Queue a verification of intent (``subscribe`` or ``unsubscribe``)."""
+        job_id = f"verify-{subscription['id']}-{mode}-{secrets.token_hex(4)}"
+        now = self.clock()
+        key = disciplines.sort_key("fifo", disciplines.next_seq(now), job_id)
+        payload = json.dumps({"subscription": subscription["id"], "mode": mode})
+        self.queues.push(VERIFY_QUEUE, [StoredItem(key=key, id=job_id, payload=payload)])
+        self.on_enqueued(VERIFY_QUEUE)
+
+    def hub_request(self, principal: Principal, form: dict, base_url: str,
+                    subscriptions) -> dict:
+        """``POST /hub``: a WebSub subscribe / unsubscribe request (202)."""
+        principal.require_service()
+        form = validate("hub_request", form)
+        topic = self._topic_name(form["hub.topic"])
+        callback = form["hub.callback"]
+        existing = [s for s in subscriptions.list(principal)
+                    if s.get("callback") == callback and topic in s["topics"]]
+        if form["hub.mode"] == "unsubscribe":
+            if not existing:
+                raise NotFound(f"no subscription of {callback!r} to topic {topic!r}",
+                               code="subscription-not-found")
+            for subscription in existing:
+                self.request_verification(subscription, "unsubscribe")
+            return {"status": "unsubscribe requested", "subscriptions": [s["id"] for s in existing]}
+        lease = int(form.get("hub.lease_seconds") or self.settings.hub_lease_seconds)
+        lease = max(60, min(lease, 365 * 24 * 3600))
+        if existing:                         # renewal: new lease (and secret), verified again
+            subscription = existing[0]
+            subscription.update(lease_seconds=lease, secret=form.get("hub.secret"))
+            self.docs.put("subscription", subscription["id"], subscription)
+            self.request_verification(subscription, "subscribe")
+            return {"id": subscription["id"], "status": subscription["status"], "renewal": True}
+        body = {"topics": [topic], "mode": "push", "callback": callback, "lease_seconds": lease}
+        if form.get("hub.secret"):
+            body["secret"] = form["hub.secret"]
+        created = subscriptions.create(principal, body, base_url)
+        return {"id": created["id"], "status": created["status"]}
+
+    @staticmethod
+    def _topic_name(topic_url: str) -> str:
+        path = urlsplit(topic_url).path if "://" in topic_url else topic_url
+        parts = [p for p in path.split("/") if p]
+        if len(parts) >= 2 and parts[-2] == "topics":
+            return parts[-1]
+        if len(parts) == 1:
+            return parts[0]
+        raise ValidationFailed("hub.topic must be a topic URL (<bus>/topics/<name>) or a name",
+                               extra={"errors": [{"field": "hub.topic",
+                                                  "message": "not a topic URL"}]})
+
+    def mark(self, subscription: dict, status: str, reason: str, **fields) -> dict:
+        subscription.update(status=status, status_reason=reason, status_changed_at=iso_now(),
+                            **fields)
+        self.docs.put("subscription", subscription["id"], subscription)
+        return subscription
+
+    def activate(self, subscription: dict) -> dict:
+        lease = subscription.get("lease_seconds")
+        expires = self.clock() + lease if lease else None
+        return self.mark(subscription, "active", "the callback confirmed the subscription",
+                         expires_at=iso(expires) if expires else None,
+                         expires_epoch=expires)
+
+    def pause(self, subscription: dict, reason: str) -> dict:
+        return self.mark(subscription, "paused", reason)
+
+    def resume(self, subscription: dict) -> dict:
+        subscription["breaker"] = {"failures": 0, "probe_at": None, "probe_seconds": None}
+        resumed = self.mark(subscription, "active", "resumed")
+        self.on_enqueued(subscription["queue"])
+        return resumed
+
+    def deliveries(self, subscription: dict, limit: int, event_id: str | None) -> list[dict]:
+        attempts = self.docs.list(attempts_collection(subscription["id"]))
+        if event_id:
+            attempts = [a for a in attempts if a["event_id"] == event_id]
+        attempts.sort(key=lambda a: a["at"], reverse=True)
+        return attempts[:limit]
+
+    def record_attempt(self, subscription: dict, attempt: dict) -> None:
+        key = f"{attempt['event_id']}:{attempt['attempt']:03d}"
+        self.docs.put(attempts_collection(subscription["id"]), key, attempt,
+                      expires_at=int(self.clock()) + ATTEMPTS_TTL_SECONDS)
+
+
+def public_view(subscription: dict) -> dict:
+    """A subscription as the API shows it: never the secret."""
+    view = {k: v for k, v in subscription.items() if k not in ("secret", "expires_epoch")}
+    if subscription.get("mode") == "push":
+        view["has_secret"] = bool(subscription.get("secret"))
+    return view
