@@ -65,11 +65,12 @@ class Dispatcher:
         self.client = client or WebhookClient(settings.delivery_connect_timeout,
                                               settings.delivery_read_timeout)
         self.clock = clock
-        self.backoff = Backoff(settings.retry_base_seconds, settings.retry_cap_seconds)
+        self.backoff = Backoff(settings.retry_base_seconds, settings.retry_cap_seconds,
+                               floor=min(1.0, settings.retry_base_seconds))
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver")
         # a lease outlives the slowest possible attempt, so no one else gets the item meanwhile
         self.visibility = int(settings.delivery_connect_timeout
-                              + settings.delivery_read_timeout + 20)
+                              + settings.delivery_read_timeout + 5)
 
     # ---------------------------------------------------------------- entry points
 

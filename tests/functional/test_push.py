@@ -1,0 +1,348 @@
+"""Push subscriptions: WebSub verification, signed deliveries, retries, dead letters.
+
+The subscriber is a real HTTP server on 127.0.0.1; the hub is the app in-process,
+and the dispatcher is driven directly (the worker / stream do it in production).
+"""
+import base64
+import hashlib
+import hmac
+import json
+import time
+
+import pytest
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
+from standardwebhooks.webhooks import Webhook
+
+from chalicelib.bootstrap import get_bus
+from tests.support.subscriber import Subscriber, confirm_challenge
+
+SECRET = "s3cr3t-shared-with-the-subscriber"
+
+
+@pytest.fixture
+def hub(api, monkeypatch):
+    for name, value in {"TLKS_CALLBACK_ALLOW": "127.0.0.0/8", "TLKS_RETRY_BASE_SECONDS": "0.01",
+                        "TLKS_DELIVERY_READ_TIMEOUT": "1", "TLKS_DELIVERY_CONNECT_TIMEOUT": "1",
+                        "TLKS_BREAKER_THRESHOLD": "100"}.items():
+        monkeypatch.setenv(name, value)
+    get_bus.cache_clear()
+    return api
+
+
+def dispatch(rounds: int = 50, pause: float = 0.05) -> None:
+    """Run the dispatcher until nothing more is due (retries included)."""
+    for _ in range(rounds):
+        get_bus().dispatcher.sweep()
+        sizes = [get_bus().storage.queues.size(s["queue"])
+                 for s in get_bus().dispatcher.push_subscriptions()]
+        if all(size.total == 0 for size in sizes):
+            return
+        time.sleep(pause)
+
+
+def push_subscribe(api, token, topics, callback, **fields):
+    reply = api.call("POST", "/subscriptions", token,
+                     {"topics": topics, "mode": "push", "callback": callback, **fields})
+    assert reply.status == 202, reply
+    return reply.body
+
+
+def publish(api, token, topic, **event):
+    reply = api.call("POST", f"/topics/{topic}/events", token,
+                     {"type": event.pop("type", "order.created"), "data": event.pop("data", {}),
+                      **event})
+    assert reply.status == 202, reply
+    return reply.body["id"]
+
+
+def status_of(api, token, sub_id):
+    return api.call("GET", f"/subscriptions/{sub_id}", token).body
+
+
+def test_subscription_is_active_only_after_the_callback_echoes_the_challenge(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    with Subscriber() as subscriber:
+        sub = push_subscribe(hub, billing["token"], ["orders"], subscriber.url, secret=SECRET)
+        assert sub["status"] == "pending" and "secret" not in sub and sub["has_secret"]
+        get_bus().dispatcher.run_verifications()
+        [check] = subscriber.gets()
+        assert check.query["hub.mode"] == ["subscribe"]
+        assert check.query["hub.topic"][0].endswith("/topics/orders")
+        assert len(check.query["hub.challenge"][0]) >= 20
+    assert status_of(hub, billing["token"], sub["id"])["status"] == "active"
+
+
+def test_a_wrong_echo_leaves_the_subscription_denied(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    with Subscriber(lambda r: (200, b"not-the-challenge", {})) as subscriber:
+        sub = push_subscribe(hub, billing["token"], ["orders"], subscriber.url)
+        get_bus().dispatcher.run_verifications()
+        publish(hub, orders["token"], "orders")
+        dispatch(rounds=2)
+        assert subscriber.posts() == []
+    shown = status_of(hub, billing["token"], sub["id"])
+    assert shown["status"] == "denied" and "challenge" in shown["status_reason"]
+
+
+def test_delivery_is_a_signed_structured_cloudevent(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    with Subscriber() as subscriber:
+        push_subscribe(hub, billing["token"], ["orders"], subscriber.url, secret=SECRET)
+        get_bus().dispatcher.run_verifications()
+        event_id = publish(hub, orders["token"], "orders", data={"order": 7})
+        dispatch()
+        [post] = subscriber.posts()
+    headers = {k.lower(): v for k, v in post.headers.items()}
+    assert headers["content-type"] == "application/cloudevents+json"
+    assert 'rel="hub"' in headers["link"] and '/topics/orders>; rel="self"' in headers["link"]
+    expected = "sha256=" + hmac.new(SECRET.encode(), post.body, hashlib.sha256).hexdigest()
+    assert headers["x-hub-signature"] == expected
+    verified = Webhook(base64.b64encode(SECRET.encode()).decode()).verify(post.body, headers)
+    assert verified["id"] == event_id and headers["webhook-id"] == event_id
+    event = JSONFormat().read(CloudEvent, post.body)
+    assert event.get_id() == event_id and event.get_data() == {"order": 7}
+    assert event.get_type() == "order.created" and event.get_source() == "orders"
+
+
+def test_without_a_secret_nothing_is_signed(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    with Subscriber() as subscriber:
+        push_subscribe(hub, billing["token"], ["orders"], subscriber.url)
+        get_bus().dispatcher.run_verifications()
+        publish(hub, orders["token"], "orders")
+        dispatch()
+        [post] = subscriber.posts()
+    assert not {"x-hub-signature", "webhook-signature"} & {k.lower() for k in post.headers}
+
+
+def test_failures_are_retried_until_delivered_and_every_attempt_is_logged(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    answers = iter([500, 502, 204])
+
+    def flaky(request):
+        if request.method == "GET":
+            return confirm_challenge(request)
+        return next(answers), b"oops", {}
+
+    with Subscriber(flaky) as subscriber:
+        sub = push_subscribe(hub, billing["token"], ["orders"], subscriber.url)
+        get_bus().dispatcher.run_verifications()
+        event_id = publish(hub, orders["token"], "orders")
+        dispatch()
+        assert len(subscriber.posts()) == 3
+    log = hub.call("GET", f"/subscriptions/{sub['id']}/deliveries", billing["token"]).body
+    attempts = sorted(log["deliveries"], key=lambda a: a["attempt"])
+    assert [(a["event_id"], a["attempt"], a["status"]) for a in attempts] == \
+        [(event_id, 1, 500), (event_id, 2, 502), (event_id, 3, 204)]
+    assert attempts[0]["response_snippet"] == "oops" and attempts[0]["latency_ms"] >= 0
+
+
+def test_always_failing_endpoint_dead_letters_then_redrive_delivers(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    healthy = {"ok": False}
+
+    def endpoint(request):
+        if request.method == "GET":
+            return confirm_challenge(request)
+        return (204, b"", {}) if healthy["ok"] else (500, b"down", {})
+
+    with Subscriber(endpoint) as subscriber:
+        sub = push_subscribe(hub, billing["token"], ["orders"], subscriber.url, max_deliveries=3)
+        get_bus().dispatcher.run_verifications()
+        event_id = publish(hub, orders["token"], "orders")
+        dispatch()
+        assert len(subscriber.posts()) == 3
+        dead = hub.call("GET", f"/subscriptions/{sub['id']}/dead-letters", billing["token"]).body
+        [letter] = dead["dead_letters"]
+        assert letter["id"] == event_id
+        assert [a["status"] for a in letter["attempts"]] == [500, 500, 500]
+        healthy["ok"] = True
+        redriven = hub.call("POST", f"/subscriptions/{sub['id']}/dead-letters/redrive",
+                            billing["token"], {})
+        assert redriven.body == {"redriven": 1}
+        dispatch()
+        assert len(subscriber.posts()) == 4 and subscriber.posts()[-1].headers
+    dead = hub.call("GET", f"/subscriptions/{sub['id']}/dead-letters", billing["token"]).body
+    assert dead["dead_letters"] == []
+
+
+def test_gone_removes_the_subscription(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    with Subscriber(lambda r: confirm_challenge(r) if r.method == "GET" else (410, b"", {})) \
+            as subscriber:
+        sub = push_subscribe(hub, billing["token"], ["orders"], subscriber.url)
+        get_bus().dispatcher.run_verifications()
+        publish(hub, orders["token"], "orders")
+        dispatch(rounds=2)
+        assert len(subscriber.posts()) == 1
+    assert hub.call("GET", f"/subscriptions/{sub['id']}", billing["token"]).status == 404
+
+
+def test_retry_after_is_honoured(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    with Subscriber(lambda r: confirm_challenge(r) if r.method == "GET"
+                    else (429, b"", {"Retry-After": "120"})) as subscriber:
+        sub = push_subscribe(hub, billing["token"], ["orders"], subscriber.url)
+        get_bus().dispatcher.run_verifications()
+        publish(hub, orders["token"], "orders")
+        dispatch(rounds=3)
+        assert len(subscriber.posts()) == 1
+    backlog = status_of(hub, billing["token"], sub["id"])["backlog"]
+    assert backlog == {"visible": 0, "in_flight_or_delayed": 1}
+    item = get_bus().storage.queues.head(sub["queue"])
+    assert item.visible_at / 1000 - time.time() > 100
+
+
+def test_breaker_pauses_a_failing_endpoint_and_nothing_is_dropped(hub, two_services,
+                                                                  monkeypatch):
+    monkeypatch.setenv("TLKS_BREAKER_THRESHOLD", "3")
+    monkeypatch.setenv("TLKS_BREAKER_PROBE_SECONDS", "0.2")
+    get_bus.cache_clear()
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    healthy = {"ok": False}
+
+    def endpoint(request):
+        if request.method == "GET":
+            return confirm_challenge(request)
+        return (204, b"", {}) if healthy["ok"] else (500, b"", {})
+
+    with Subscriber(endpoint) as subscriber:
+        sub = push_subscribe(hub, billing["token"], ["orders"], subscriber.url,
+                             max_deliveries=100)
+        get_bus().dispatcher.run_verifications()
+        for n in range(5):
+            publish(hub, orders["token"], "orders", data=n)
+        for _ in range(5):
+            get_bus().dispatcher.sweep()
+        shown = status_of(hub, billing["token"], sub["id"])
+        assert shown["status"] == "paused" and "circuit open" in shown["status_reason"]
+        assert shown["backlog"]["visible"] + shown["backlog"]["in_flight_or_delayed"] == 5
+        healthy["ok"] = True
+        time.sleep(0.5)
+        dispatch(rounds=200, pause=0.1)
+        assert status_of(hub, billing["token"], sub["id"])["status"] == "active"
+        delivered = sorted(json.loads(p.body)["data"] for p in subscriber.posts()
+                           if json.loads(p.body)["data"] is not None)
+    assert set(delivered) == {0, 1, 2, 3, 4}
+
+
+def test_manual_pause_stops_delivery_and_resume_restarts_it(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    with Subscriber() as subscriber:
+        sub = push_subscribe(hub, billing["token"], ["orders"], subscriber.url)
+        get_bus().dispatcher.run_verifications()
+        paused = hub.call("POST", f"/subscriptions/{sub['id']}/pause", billing["token"])
+        assert paused.body["status"] == "paused"
+        publish(hub, orders["token"], "orders")
+        get_bus().dispatcher.sweep()
+        assert subscriber.posts() == []
+        assert hub.call("POST", f"/subscriptions/{sub['id']}/resume",
+                        billing["token"]).body["status"] == "active"
+        dispatch()
+        assert len(subscriber.posts()) == 1
+
+
+def test_ordered_subscription_delivers_in_order_despite_a_retry(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders", discipline="fifo")
+    failed_once = set()
+
+    def endpoint(request):
+        if request.method == "GET":
+            return confirm_challenge(request)
+        n = json.loads(request.body)["data"]
+        if n == 1 and n not in failed_once:
+            failed_once.add(n)
+            return 500, b"", {}
+        return 204, b"", {}
+
+    with Subscriber(endpoint) as subscriber:
+        push_subscribe(hub, billing["token"], ["orders"], subscriber.url, ordered=True)
+        get_bus().dispatcher.run_verifications()
+        for n in range(5):
+            publish(hub, orders["token"], "orders", data=n)
+        dispatch(rounds=100)
+        order = [json.loads(p.body)["data"] for p in subscriber.posts()]
+    assert order == [0, 1, 1, 2, 3, 4]
+
+
+def test_ordered_needs_a_fifo_topic(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "stack", discipline="lifo")
+    reply = hub.call("POST", "/subscriptions", billing["token"],
+                     {"topics": ["stack"], "mode": "push", "callback": "http://127.0.0.1:9/x",
+                      "ordered": True})
+    assert (reply.status, reply.body["code"]) == (409, "ordered-needs-fifo")
+
+
+def test_websub_hub_subscribe_and_unsubscribe_are_verified(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    with Subscriber() as subscriber:
+        form = (f"hub.mode=subscribe&hub.topic=http%3A%2F%2Flocalhost%2Ftopics%2Forders"
+                f"&hub.callback={subscriber.url}&hub.secret={SECRET}&hub.lease_seconds=3600")
+        reply = hub.call("POST", "/hub", billing["token"], raw=form,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert reply.status == 202, reply
+        get_bus().dispatcher.run_verifications()
+        shown = status_of(hub, billing["token"], reply.body["id"])
+        assert shown["status"] == "active" and shown["lease_seconds"] == 3600
+        assert shown["expires_at"]
+        publish(hub, orders["token"], "orders")
+        dispatch()
+        assert len(subscriber.posts()) == 1
+        form = (f"hub.mode=unsubscribe&hub.topic=orders&hub.callback={subscriber.url}")
+        assert hub.call("POST", "/hub", billing["token"], raw=form, headers={
+            "Content-Type": "application/x-www-form-urlencoded"}).status == 202
+        get_bus().dispatcher.run_verifications()
+        assert subscriber.gets()[-1].query["hub.mode"] == ["unsubscribe"]
+    assert hub.call("GET", f"/subscriptions/{reply.body['id']}", billing["token"]).status == 404
+
+
+def test_expired_lease_stops_delivery(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    with Subscriber() as subscriber:
+        sub = push_subscribe(hub, billing["token"], ["orders"], subscriber.url,
+                             lease_seconds=60)
+        get_bus().dispatcher.run_verifications()
+        doc = get_bus().storage.docs.get("subscription", sub["id"])
+        doc["expires_epoch"] = time.time() - 1
+        get_bus().storage.docs.put("subscription", sub["id"], doc)
+        publish(hub, orders["token"], "orders")
+        get_bus().dispatcher.sweep()
+        assert subscriber.posts() == []
+    assert status_of(hub, billing["token"], sub["id"])["status"] == "expired"
+
+
+@pytest.mark.parametrize("callback", [
+    "http://169.254.169.254/latest/meta-data/", "http://10.0.0.1/hook", "http://[::1]/hook",
+    "http://localhost/hook", "http://127.0.0.1:8080/hook", "ftp://example.com/x",
+    "http://user:pw@example.com/x", "not a url",
+])
+def test_callbacks_to_internal_addresses_are_refused_outside_local(api, two_services, callback):
+    orders, billing = two_services
+    api.topic(orders["token"], "orders")
+    reply = api.call("POST", "/subscriptions", billing["token"],
+                     {"topics": ["orders"], "mode": "push", "callback": callback})
+    assert reply.status == 400, reply
+    assert reply.body["code"] in ("callback-not-allowed", "validation-failed")
+
+
+def test_push_options_on_a_pull_subscription_are_refused(api, two_services):
+    orders, billing = two_services
+    api.topic(orders["token"], "orders")
+    reply = api.call("POST", "/subscriptions", billing["token"],
+                     {"topics": ["orders"], "callback": "http://example.com/x"})
+    assert (reply.status, reply.body["code"]) == (400, "validation-failed")
