@@ -14,9 +14,11 @@ RUN_ARGS ?=
 help:
 	@echo "make venv       create .venv and install requirements-dev.txt (when they change)"
 	@echo "make run        serve the bus on http://127.0.0.1:8000 (RUN_ARGS='--port 9000 ...')"
-	@echo "make test       run the test suite (unit, functional, contract, e2e)"
+	@echo "                other storage: RUN_ARGS='--storage file|redis|memory' (TLKS_STORAGE_URL)"
+	@echo "make test       run the test suite (unit, functional, contract, e2e); the Redis"
+	@echo "                tests need redis-server on PATH (they skip without it, fail under CI)"
 	@echo "make bench      run bench/queue_bench.py"
-	@echo "make clean      remove caches and .tlks/ (distclean: the venv too)"
+	@echo "make clean      remove caches and .tlks/ (the default SQLite file too; distclean: the venv)"
 
 venv: $(STAMP)
 

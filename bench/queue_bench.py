@@ -1,37 +1,75 @@
 """Queue throughput (push + lease + ack) per storage driver, against a raw floor.
 
 Every figure is printed next to a baseline measured in the same run on the
-same machine, so the ratios mean something on any machine:
+same machine, so the ratios mean something on any machine (target: every
+driver at >= 50% of its floor).  Driver and floor runs alternate for
+``--rounds`` rounds and the best of each counts, so a busy machine hurts both
+alike.
 
-* memory   vs a plain ``collections.deque`` (FIFO) and ``heapq`` (priority)
-* dynamodb vs raw PutItem / Query(Limit=1) / DeleteItem calls on the same
-  moto endpoint (moto's cost grows with partition size, see PLATFORM_NOTES,
-  so only the ratio is meaningful, never the absolute figure); batches of 10
-  also vs the raw calls the batched path makes (BatchWriteItem, Query,
+* memory   vs a ``collections.deque`` (FIFO) / ``heapq`` (priority) doing the
+  bookkeeping any queue needs - an id and a payload string per message, a
+  lease token per delivery kept in an in-flight dict and checked on ack.  A
+  bare deque append/popleft would make the ratio meaningless (it does none of
+  the work); this floor is still far cheaper than the driver, which also keeps
+  the key order, visibility, delivery counts and copies.
+* file     vs raw ``sqlite3`` statements on the same file settings (WAL,
+  ``synchronous``): per message an INSERT, a SELECT of the head and a DELETE,
+  each committing by itself; batches of 10 in one transaction per step.  A
+  second floor takes the head with an ``UPDATE ... RETURNING`` that records a
+  lease (a write and a commit more, as any queue with leases needs).
+* redis    vs raw commands on the same server: HSET + ZADD (push), ZPOPMIN +
+  HGET (take), HDEL (ack) - one round trip per command ("unpipelined"), or
+  per step ("pipelined": the push pair together, a batch's commands together).
+* dynamodb vs raw PutItem / Query(Limit=1) / DeleteItem calls on the same moto
+  endpoint (moto's cost grows with partition size, see PLATFORM_NOTES, so only
+  the ratio is meaningful, never the absolute figure); batches of 10 also vs
+  the raw calls the batched path makes (BatchWriteItem, Query,
   TransactWriteItems of updates, TransactWriteItems of deletes), because moto
   makes transactions far slower than DynamoDB does.  moto gets the same
   one-copy-per-transaction fix as the embedded endpoint of ``make run``.
+  It also prints DynamoDB requests per message (targets: <= 4 unbatched,
+  <= 0.5 in batches of 10).
 
-It also prints DynamoDB requests per message (targets: <= 4 unbatched,
-<= 0.5 in batches of 10).  Run: ``make bench`` or
-``.venv/bin/python bench/queue_bench.py [--messages N]``.
+Then the footprint of ``--footprint`` queued messages per driver: Python heap
+(``tracemalloc``: peak while pushing, and what stays) for the in-memory driver,
+the database file for SQLite, ``INFO memory`` for Redis, and for DynamoDB the
+items' size by DynamoDB's sizing rules (what the table stores and bills; moto's
+heap would say nothing about DynamoDB).
+
+Redis: ``--redis-url``, or a throwaway ``redis-server`` started for the run
+(skipped with a hint when none is installed).  Run: ``make bench`` or
+``.venv/bin/python bench/queue_bench.py [--messages N] [--drivers memory,file,...]``.
 """
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
+import gc
 import heapq
 import json
 import os
+import secrets
 import sys
+import tempfile
 import time
+import tracemalloc
 import uuid
 from pathlib import Path
+from typing import Callable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from chalicelib.domain import disciplines  # noqa: E402
 from chalicelib.storage.base import StoredItem  # noqa: E402
+
+DRIVERS = ("memory", "file", "redis", "dynamodb")
+TARGET_RATIO = 0.5
+
+
+def row(driver, discipline, batch, rate, floor_name, floor, per_message=None) -> tuple:
+    """driver, discipline, batch, ops/s, floor name, floor ops/s, DynamoDB requests/msg."""
+    return (driver, discipline, batch, rate, floor_name, floor, per_message)
 
 
 def make_items(count: int, discipline: str) -> list[StoredItem]:
@@ -58,25 +96,183 @@ def driver_rate(queues, count: int, batch: int, discipline: str = "fifo") -> flo
     return count / (time.perf_counter() - started)
 
 
-def deque_rate(count: int) -> float:
-    payloads = [json.dumps({"n": n}) for n in range(count)]
-    queue: collections.deque = collections.deque()
+def best_of(rounds: int, *runs: Callable[[], float]) -> list[float]:
+    """Each run's best rate over ``rounds`` rounds, the runs alternating."""
+    best = [0.0] * len(runs)
+    for _ in range(rounds):
+        for n, run in enumerate(runs):
+            gc.collect()
+            best[n] = max(best[n], run())
+    return best
+
+
+# ------------------------------------------------------------------ memory
+
+def bookkept_floor_rate(count: int, batch: int, discipline: str) -> float:
+    """deque / heapq with an id, a payload, and lease tokens in an in-flight dict."""
+    messages = [(n, uuid.uuid4().hex, json.dumps({"n": n}), 9 - n % 10) for n in range(count)]
+    if discipline == "fifo":
+        ready: collections.deque = collections.deque()
+        put = ready.append
+
+        def take():
+            return ready.popleft()[1:3]
+    else:
+        heap: list = []
+
+        def put(entry):
+            heapq.heappush(heap, (entry[3], entry[0], entry[1], entry[2]))
+
+        def take():
+            return heapq.heappop(heap)[2:4]
+    in_flight: dict[str, tuple[str, str]] = {}
     started = time.perf_counter()
-    for payload in payloads:
-        queue.append(payload)
-        queue.popleft()
+    for start in range(0, count, batch):
+        chunk = messages[start:start + batch]
+        for entry in chunk:
+            put(entry)
+        leased = []
+        for _ in chunk:
+            message_id, payload = take()
+            token = secrets.token_hex(8)
+            in_flight[message_id] = (payload, token)
+            leased.append((message_id, token))
+        for message_id, token in leased:
+            held = in_flight.get(message_id)
+            if held is not None and held[1] == token:
+                del in_flight[message_id]
     return count / (time.perf_counter() - started)
 
 
-def heap_rate(count: int) -> float:
-    payloads = [(9 - n % 10, n, json.dumps({"n": n})) for n in range(count)]
-    heap: list = []
+def bench_memory(count: int, rounds: int) -> list[tuple]:
+    from chalicelib.storage.memory import MemoryQueueStore
+    rows = []
+    for discipline, name in (("fifo", "deque + in-flight dict"),
+                             ("priority", "heapq + in-flight dict")):
+        for batch in (1, 10):
+            rate, floor = best_of(
+                rounds, lambda: driver_rate(MemoryQueueStore(), count, batch, discipline),
+                lambda: bookkept_floor_rate(count, batch, discipline))
+            rows.append(row("memory", discipline, batch, rate, name, floor))
+    return rows
+
+
+# ------------------------------------------------------------------ file (SQLite)
+
+_RAW_TABLE = ("CREATE TABLE IF NOT EXISTS raw_items (queue TEXT, key TEXT, payload TEXT, "
+              "lease TEXT, PRIMARY KEY (queue, key)) WITHOUT ROWID")
+
+
+def raw_sqlite_rate(db, count: int, batch: int, lease_write: bool = False) -> float:
+    """INSERT, SELECT the head, DELETE: each committing by itself, or one transaction
+    per step of a batch.  ``lease_write``: the head is taken by an ``UPDATE ...
+    RETURNING`` that records a lease token, as any queue with leases must."""
+    connection = db._connect()          # the driver's own settings (WAL, synchronous)
+    connection.execute(_RAW_TABLE)
+    queue = f"raw-{uuid.uuid4().hex[:6]}"
+    rows = [(queue, f"{n:020d}", json.dumps({"n": n})) for n in range(count)]
+    insert = "INSERT INTO raw_items (queue, key, payload) VALUES (?, ?, ?)"
+    head = ("UPDATE raw_items SET lease = 'token' WHERE queue = ?1 AND key IN (SELECT key "
+            "FROM raw_items WHERE queue = ?1 AND lease IS NULL ORDER BY key LIMIT ?2) "
+            "RETURNING key, payload" if lease_write else
+            "SELECT key, payload FROM raw_items WHERE queue = ? ORDER BY key LIMIT ?")
+    delete = "DELETE FROM raw_items WHERE queue = ? AND key = ?"
     started = time.perf_counter()
-    for entry in payloads:
-        heapq.heappush(heap, entry)
-        heapq.heappop(heap)
+    if batch == 1:
+        for record in rows:
+            connection.execute(insert, record)
+            [(key, _)] = connection.execute(head, (queue, 1)).fetchall()
+            connection.execute(delete, (queue, key))
+    else:
+        for start in range(0, count, batch):
+            connection.execute("BEGIN")
+            connection.executemany(insert, rows[start:start + batch])
+            connection.execute("COMMIT")
+            found = connection.execute(head, (queue, batch)).fetchall()
+            connection.execute("BEGIN")
+            connection.executemany(delete, [(queue, key) for key, _ in found])
+            connection.execute("COMMIT")
     return count / (time.perf_counter() - started)
 
+
+def bench_file(count: int, rounds: int) -> list[tuple]:
+    from chalicelib.storage.sqlite import SqliteDatabase, SqliteQueueStore
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="tlks-bench-") as folder:
+        db = SqliteDatabase(Path(folder) / "bench.sqlite3")
+        queues = SqliteQueueStore(db)
+        for batch in (1, 10):
+            rate, plain, leasing = best_of(
+                rounds, lambda: driver_rate(queues, count, batch),
+                lambda: raw_sqlite_rate(db, count, batch),
+                lambda: raw_sqlite_rate(db, count, batch, lease_write=True))
+            step = "autocommit" if batch == 1 else "tx per step"
+            rows.append(row("file", "fifo", batch, rate, f"raw ins/sel/del, {step}", plain))
+            rows.append(row("file", "fifo", batch, rate, f"raw ins/upd/del, {step}", leasing))
+        db.close()
+    return rows
+
+
+# ------------------------------------------------------------------ redis
+
+def raw_redis_rate(client, count: int, batch: int, pipelined: bool) -> float:
+    """HSET + ZADD, ZPOPMIN + HGET, HDEL per message (batch: per batch)."""
+    tag = uuid.uuid4().hex[:6]
+    items, ready = f"raw:{{{tag}}}:i", f"raw:{{{tag}}}:r"
+    messages = [(f"{n:020d}", json.dumps({"n": n})) for n in range(count)]
+    started = time.perf_counter()
+    for start in range(0, count, batch):
+        chunk = messages[start:start + batch]
+        if pipelined:
+            pipe = client.pipeline(transaction=False)
+            pipe.hset(items, mapping=dict(chunk))
+            pipe.zadd(ready, {key: 0 for key, _ in chunk})
+            pipe.execute()
+            keys = [key for key, _ in client.zpopmin(ready, len(chunk))]
+            client.hmget(items, keys)
+            client.hdel(items, *keys)
+        else:
+            for key, payload in chunk:
+                client.hset(items, key, payload)
+                client.zadd(ready, {key: 0})
+            keys = [client.zpopmin(ready)[0][0] for _ in chunk]
+            for key in keys:
+                client.hget(items, key)
+            for key in keys:
+                client.hdel(items, key)
+    return count / (time.perf_counter() - started)
+
+
+@contextlib.contextmanager
+def redis_for_bench(url: str | None) -> Iterator[str | None]:
+    if url:
+        yield url
+        return
+    from tests.redis_server import throwaway_redis
+    try:
+        with throwaway_redis() as server:
+            yield server.url
+    except FileNotFoundError as exc:
+        print(f"redis: skipped ({exc})", file=sys.stderr)
+        yield None
+
+
+def bench_redis(url: str, count: int, rounds: int) -> list[tuple]:
+    from chalicelib.storage.redis_store import RedisQueueStore, redis_client_for
+    client = redis_client_for(url)
+    queues = RedisQueueStore(client, f"bench-{uuid.uuid4().hex[:6]}")
+    rows = []
+    for batch in (1, 10):
+        rate, unpiped, piped = best_of(
+            rounds, lambda: driver_rate(queues, count, batch),
+            lambda: raw_redis_rate(client, count, batch, pipelined=False),
+            lambda: raw_redis_rate(client, count, batch, pipelined=True))
+        rows.append(row("redis", "fifo", batch, rate, "raw cmds, unpipelined", unpiped))
+        rows.append(row("redis", "fifo", batch, rate, "raw cmds, pipelined", piped))
+    return rows
+
+
+# ------------------------------------------------------------------ dynamodb (moto)
 
 def raw_dynamodb_rate(client, table: str, count: int) -> float:
     """The floor: one PutItem, one Query(Limit=1), one DeleteItem per message."""
@@ -117,36 +313,31 @@ def raw_dynamodb_batch_rate(client, table: str, count: int, batch: int = 10) -> 
     return count / (time.perf_counter() - started)
 
 
-def bench_memory(count: int) -> list[tuple]:
-    from chalicelib.storage.memory import MemoryQueueStore
-    rows = []
-    floor_fifo, floor_heap = deque_rate(count), heap_rate(count)
-    for discipline, floor, name in (("fifo", floor_fifo, "deque"),
-                                    ("priority", floor_heap, "heapq")):
-        for batch in (1, 10):
-            rate = driver_rate(MemoryQueueStore(), count, batch, discipline)
-            rows.append(("memory", discipline, batch, rate, name, floor, None))
-    return rows
-
-
-def bench_dynamodb(count: int) -> list[tuple]:
+@contextlib.contextmanager
+def moto_dynamodb() -> Iterator:
     import boto3
     from moto import mock_aws
 
     from chalicelib.runtime.emulator import copy_each_table_once_per_transaction
-    from chalicelib.storage.dynamodb import DynamoQueueStore, count_requests
+    from chalicelib.storage.dynamodb import client_config
     from infra.tables import ensure_tables
 
     copy_each_table_once_per_transaction()
-
     for key, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
         os.environ.setdefault(key, value)
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    rows = []
     with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
+        client = boto3.client("dynamodb", region_name="us-east-1", config=client_config())
         ensure_tables(client, "bench", streams=False)
+        yield client
+
+
+def bench_dynamodb(count: int) -> list[tuple]:
+    from chalicelib.storage.dynamodb import DynamoQueueStore, count_requests
+
+    rows = []
+    with moto_dynamodb() as client:
         table = "bench-queue"
         floors = {1: ("raw Put/Query/Delete", raw_dynamodb_rate(client, table, count)),
                   10: ("raw Batch/Query/Transact", raw_dynamodb_batch_rate(client, table, count))}
@@ -156,28 +347,137 @@ def bench_dynamodb(count: int) -> list[tuple]:
             rate = driver_rate(queues, count, batch)
             per_message = counter.total / count
             counter.stop()
-            rows.append(("dynamodb", "fifo", batch, rate, *floors[batch], per_message))
+            rows.append(row("dynamodb", "fifo", batch, rate, *floors[batch], per_message))
     return rows
 
 
+# ------------------------------------------------------------------ footprint
+
+def _push_all(queues, count: int) -> None:
+    queue = "footprint"
+    items = make_items(count, "fifo")
+    for start in range(0, count, 100):
+        queues.push(queue, items[start:start + 100])
+    assert queues.size(queue).total == count
+
+
+def traced(build: Callable[[], object], count: int) -> tuple[int, int]:
+    """(peak, retained) Python heap bytes of a store holding ``count`` messages."""
+    gc.collect()
+    tracemalloc.start()
+    store = build()
+    _push_all(store, count)
+    gc.collect()
+    retained, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del store
+    return peak, retained
+
+
+def dynamodb_item_bytes(record: dict) -> int:
+    """An item's size by DynamoDB's rules: names + UTF-8 strings + ~1 byte per 2 digits."""
+    size = 0
+    for name, value in record.items():
+        size += len(name.encode())
+        if "S" in value:
+            size += len(value["S"].encode())
+        else:
+            digits = value["N"].lstrip("-").replace(".", "").strip("0") or "0"
+            size += (len(digits) + 1) // 2 + 1
+    return size
+
+
+def footprints(drivers: set[str], count: int, redis_url: str | None) -> list[tuple]:
+    """(driver, what was measured, bytes)."""
+    found = []
+    if "memory" in drivers:
+        from chalicelib.storage.memory import MemoryQueueStore
+        peak, retained = traced(MemoryQueueStore, count)
+        found += [("memory", "tracemalloc peak", peak), ("memory", "tracemalloc retained", retained)]
+    if "file" in drivers:
+        from chalicelib.storage.sqlite import SqliteDatabase, SqliteQueueStore
+        with tempfile.TemporaryDirectory(prefix="tlks-bench-") as folder:
+            path = Path(folder) / "footprint.sqlite3"
+            db = SqliteDatabase(path)
+            _push_all(SqliteQueueStore(db), count)
+            wal = Path(f"{path}-wal")
+            found.append(("file", "db + WAL files", path.stat().st_size + wal.stat().st_size))
+            db._connect().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            found.append(("file", "db file after checkpoint", path.stat().st_size))
+            db.close()
+    if "redis" in drivers and redis_url:
+        from chalicelib.storage.redis_store import RedisQueueStore, redis_client_for
+        client = redis_client_for(redis_url)
+        before = client.info("memory")["used_memory"]
+        _push_all(RedisQueueStore(client, f"footprint-{uuid.uuid4().hex[:6]}"), count)
+        found.append(("redis", "INFO used_memory delta",
+                      client.info("memory")["used_memory"] - before))
+    if "dynamodb" in drivers:
+        # The table is remote: what counts is what it stores (and bills), not moto's heap.
+        from chalicelib.storage.dynamodb import _to_item
+        size = sum(dynamodb_item_bytes(_to_item("footprint", item))
+                   for item in make_items(count, "fifo"))
+        found.append(("dynamodb", "item bytes (DynamoDB sizing)", size))
+    return found
+
+
+# ------------------------------------------------------------------ main
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=20_000,
-                        help="messages per memory run (DynamoDB runs use 1/50 of it)")
+    parser.add_argument("--messages", type=int, default=10_000,
+                        help="messages per run (DynamoDB runs use 1/50 of it)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating driver / floor rounds; the best of each counts")
+    parser.add_argument("--footprint", type=int, default=100_000,
+                        help="queued messages for the footprint (0: skip it)")
+    parser.add_argument("--drivers", default=",".join(DRIVERS),
+                        help=f"comma-separated subset of {','.join(DRIVERS)}")
+    parser.add_argument("--redis-url", help="an existing Redis (default: a throwaway server)")
     args = parser.parse_args()
-    rows = bench_memory(args.messages) + bench_dynamodb(max(args.messages // 50, 50))
-    print(f"{'driver':9} {'discipline':10} {'batch':>5} {'ops/s':>10}  {'floor':24} "
-          f"{'floor ops/s':>11} {'ratio':>6} {'DDB req/msg':>11}")
+    drivers = set(args.drivers.split(","))
+    unknown = drivers - set(DRIVERS)
+    if unknown:
+        parser.error(f"unknown drivers: {', '.join(sorted(unknown))}")
+
+    with contextlib.ExitStack() as stack:
+        redis_url = stack.enter_context(redis_for_bench(args.redis_url)) \
+            if "redis" in drivers else None
+        rows: list[tuple] = []
+        if "memory" in drivers:
+            rows += bench_memory(args.messages, args.rounds)
+        if "file" in drivers:
+            rows += bench_file(args.messages, args.rounds)
+        if "redis" in drivers and redis_url:
+            rows += bench_redis(redis_url, args.messages, args.rounds)
+        if "dynamodb" in drivers:
+            rows += bench_dynamodb(max(args.messages // 50, 50))
+        print_rates(rows)
+        if args.footprint:
+            print_footprints(footprints(drivers, args.footprint, redis_url), args.footprint)
+
+
+def print_rates(rows: list[tuple]) -> None:
+    print(f"{'driver':9} {'discipline':10} {'batch':>5} {'ops/s':>9}  {'floor':28} "
+          f"{'floor ops/s':>11} {'ratio':>6}  {'DDB req/msg':>11}")
     for driver, discipline, batch, rate, floor_name, floor, per_message in rows:
         requests = f"{per_message:.2f}" if per_message is not None else "-"
-        print(f"{driver:9} {discipline:10} {batch:>5} {rate:>10,.0f}  {floor_name:24} "
-              f"{floor:>11,.0f} {rate / floor:>6.2f} {requests:>11}")
+        verdict = "" if rate / floor >= TARGET_RATIO else "  < target"
+        print(f"{driver:9} {discipline:10} {batch:>5} {rate:>9,.0f}  {floor_name:28} "
+              f"{floor:>11,.0f} {rate / floor:>6.2f}  {requests:>11}{verdict}")
     targets = {1: 4.0, 10: 0.5}
-    for driver, _, batch, _, _, _, per_message in rows:
+    for _, _, batch, _, _, _, per_message in rows:
         if per_message is not None:
             verdict = "ok" if per_message <= targets[batch] else "OVER TARGET"
             print(f"DynamoDB requests per message, batch {batch}: {per_message:.2f} "
                   f"(target <= {targets[batch]}) {verdict}")
+
+
+def print_footprints(found: list[tuple], count: int) -> None:
+    print(f"\nfootprint of {count:,} queued messages")
+    print(f"{'driver':9} {'measured':30} {'MB':>8} {'bytes/msg':>10}")
+    for driver, what, size in found:
+        print(f"{driver:9} {what:30} {size / 1e6:>8.1f} {size / count:>10,.0f}")
 
 
 if __name__ == "__main__":

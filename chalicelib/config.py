@@ -35,7 +35,8 @@ class Settings:
     """Runtime configuration of one bus instance."""
 
     stage: str = "local"
-    storage: str = "dynamodb"             # dynamodb | memory
+    storage: str = "dynamodb"             # dynamodb | memory | file | redis
+    storage_url: str | None = None        # file: SQLite path; redis: redis:// URL
     table_prefix: str = "tlks-bus-local"
     region: str = "us-east-1"
     endpoint_url: str | None = None       # AWS_ENDPOINT_URL (moto server, LocalStack)
@@ -72,6 +73,7 @@ class Settings:
         return cls(
             stage=stage,
             storage=env.get("TLKS_STORAGE", "dynamodb"),
+            storage_url=env.get("TLKS_STORAGE_URL") or None,
             table_prefix=env.get("TLKS_TABLE_PREFIX", f"tlks-bus-{stage}"),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,

@@ -90,7 +90,7 @@ def parse_args(argv: Sequence[str] | None, env: MutableMapping[str, str]) -> arg
                         help="HTTP port (default: $PORT or 8000; 0 picks a free one)")
     parser.add_argument("--aws-port", type=int,
                         help="local AWS endpoint port (default: $AWS_ENDPOINT_URL or 4566)")
-    parser.add_argument("--storage", choices=("dynamodb", "memory"),
+    parser.add_argument("--storage", choices=("dynamodb", "memory", "file", "redis"),
                         default=env.get("TLKS_STORAGE") or "dynamodb")
     return parser.parse_args(argv)
 

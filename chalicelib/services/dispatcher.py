@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Iterable
 from urllib.parse import urlencode
 
@@ -55,7 +55,7 @@ MAX_PROBE_SECONDS = 3600.0
 class Dispatcher:
     def __init__(self, docs: DocumentStore, queues: QueueStore, subscriptions: Subscriptions,
                  push: PushSubscriptions, settings: Settings, policy: CallbackPolicy,
-                 client: WebhookClient | None = None, clock=time.time, workers: int = 8) -> None:
+                 client: WebhookClient | None = None, clock=time.time, window: int = 16) -> None:
         self.docs = docs
         self.queues = queues
         self.subscriptions = subscriptions
@@ -67,7 +67,10 @@ class Dispatcher:
         self.clock = clock
         self.backoff = Backoff(settings.retry_base_seconds, settings.retry_cap_seconds,
                                floor=min(1.0, settings.retry_base_seconds))
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="deliver")
+        # deliveries in flight per subscription; the pool serves the local worker's four
+        # concurrent drains without queueing (a queued delivery's lease would be ticking)
+        self.window = window
+        self.pool = ThreadPoolExecutor(max_workers=window * 4, thread_name_prefix="deliver")
         # a lease outlives the slowest possible attempt, so no one else gets the item meanwhile
         self.visibility = int(settings.delivery_connect_timeout
                               + settings.delivery_read_timeout + 5)
@@ -110,17 +113,36 @@ class Dispatcher:
         probing = subscription["status"] == "paused"
         if subscription.get("ordered") or probing:
             return self._drain_one_at_a_time(subscription, deadline, probing)
-        done = 0
-        while time.monotonic() < deadline:
-            leased = self.queues.lease(subscription["queue"], BATCH, self.visibility,
-                                       subscription["max_deliveries"])
-            if not leased:
-                break
-            results = list(self.pool.map(lambda lease: self._deliver(subscription, lease),
-                                         leased))
-            done += sum(results)
-            if self._stopped(subscription):
-                break
+        return self._drain_window(subscription, deadline)
+
+    def _drain_window(self, subscription: dict, deadline: float) -> int:
+        """Keep up to ``window`` deliveries in flight; lease more as each one ends.
+
+        A slow or timing-out callback occupies one slot, not the whole batch.
+        """
+        in_flight: set = set()
+        done, checked = 0, time.monotonic()
+        try:
+            while time.monotonic() < deadline:
+                free = self.window - len(in_flight)
+                leased = []
+                if free > 0 and subscription.get("status") == "active":
+                    leased = self.queues.lease(subscription["queue"], min(free, BATCH),
+                                               self.visibility, subscription["max_deliveries"])
+                    in_flight |= {self.pool.submit(self._deliver, subscription, lease)
+                                  for lease in leased}
+                if not in_flight:
+                    break
+                if leased and len(in_flight) < self.window:
+                    continue
+                finished, in_flight = wait(in_flight, timeout=0.5, return_when=FIRST_COMPLETED)
+                done += sum(future.result() for future in finished)
+                if time.monotonic() - checked > 1.0:
+                    checked = time.monotonic()
+                    if self._stopped(subscription):
+                        subscription["status"] = "stopped"
+        finally:
+            done += sum(future.result() for future in in_flight)
         return done
 
     def _drain_one_at_a_time(self, subscription: dict, deadline: float, probing: bool) -> int:

@@ -2,7 +2,9 @@
 
 ``open_storage`` picks the driver named by ``Settings.storage`` and imports it
 only then, so a Lambda using DynamoDB never loads the in-memory driver and
-the in-memory driver never needs boto3.
+the in-memory driver never needs boto3.  ``file`` (SQLite) and ``redis`` take
+their location from ``Settings.storage_url`` (``TLKS_STORAGE_URL``); the README's
+"Choosing a storage driver" compares the four.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any, NamedTuple
 from chalicelib.config import Settings
 from chalicelib.storage.base import Clock, DocumentStore, QueueStore
 
-DRIVERS = ("memory", "dynamodb")
+DRIVERS = ("memory", "dynamodb", "file", "redis")
 
 
 class Storage(NamedTuple):
@@ -21,13 +23,15 @@ class Storage(NamedTuple):
 
 
 def open_storage(settings: Settings, *, clock: Clock = time.time,
-                 dynamodb_client: Any = None) -> Storage:
+                 dynamodb_client: Any = None, redis_client: Any = None) -> Storage:
     """The document and queue stores named by ``settings.storage``.
 
     Args:
         clock: seconds since the epoch; tests inject a fake one.
         dynamodb_client: a low-level boto3 DynamoDB client to use instead of
             building one from the settings (tests, benchmarks).
+        redis_client: a ``redis.Redis`` (``decode_responses=False``) to use
+            instead of connecting to ``settings.storage_url``.
 
     Raises:
         ValueError: ``settings.storage`` names no driver.
@@ -41,6 +45,18 @@ def open_storage(settings: Settings, *, clock: Clock = time.time,
         tables = settings.tables
         return Storage(DynamoDocumentStore(tables["state"], client, clock),
                        DynamoQueueStore(tables["queue"], client, clock))
+    if settings.storage == "file":
+        from chalicelib.storage.sqlite import SqliteDatabase, SqliteDocumentStore, SqliteQueueStore
+        db = SqliteDatabase.from_url(settings.storage_url)   # one connection for both stores
+        return Storage(SqliteDocumentStore(db, clock), SqliteQueueStore(db, clock))
+    if settings.storage == "redis":
+        from chalicelib.storage.redis_store import (
+            RedisDocumentStore, RedisQueueStore, redis_client_for,
+        )
+        client = redis_client or redis_client_for(settings.storage_url)
+        prefix = settings.table_prefix     # one bus per prefix, as with DynamoDB tables
+        return Storage(RedisDocumentStore(client, prefix, clock),
+                       RedisQueueStore(client, prefix, clock))
     raise ValueError(f"unknown storage {settings.storage!r}; "
                      f"expected one of: {', '.join(DRIVERS)}")
 

@@ -1,5 +1,7 @@
 """One fixture, every driver: the contract suite runs each test against the
-in-memory store and the DynamoDB store (moto, in-process)."""
+in-memory store, the SQLite file store (a fresh file per test), the DynamoDB
+store (moto, in-process) and the Redis store (a throwaway ``redis-server`` for
+the session, a fresh key prefix per test)."""
 from __future__ import annotations
 
 import itertools
@@ -9,8 +11,9 @@ import pytest
 
 from chalicelib.config import Settings
 from chalicelib.storage import Storage, open_storage
+from tests.redis_server import redis_server  # noqa: F401 - a session fixture
 
-DRIVERS = ["memory", "dynamodb"]
+DRIVERS = ["memory", "file", "dynamodb", "redis"]
 
 
 class FakeClock:
@@ -85,9 +88,22 @@ _test_numbers = itertools.count()
 
 
 @pytest.fixture(params=DRIVERS)
-def storage(request, clock) -> Storage:
+def storage(request, clock, tmp_path) -> Storage:
     if request.param == "memory":
         yield open_storage(Settings(storage="memory"), clock=clock)
+        return
+    if request.param == "file":
+        storage = open_storage(Settings(storage="file", storage_url=str(tmp_path / "bus.sqlite3")),
+                               clock=clock)
+        yield storage
+        storage.queues.db.close()
+        return
+    if request.param == "redis":
+        server = request.getfixturevalue("redis_server")
+        prefix = f"tlks-test-{next(_test_numbers)}"
+        yield open_storage(Settings(storage="redis", storage_url=server.url, table_prefix=prefix),
+                           clock=clock)
+        server.client().flushdb()
         return
     from infra.tables import ensure_tables, table_names
 

@@ -24,6 +24,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_TOKEN = "e2e-admin-token"
 READY_SECONDS = 60
+# fast retries and short timeouts, so that push tests with failing subscribers finish quickly
+PUSH_SETTINGS = {"TLKS_RETRY_BASE_SECONDS": "0.05", "TLKS_DELIVERY_CONNECT_TIMEOUT": "1",
+                 "TLKS_DELIVERY_READ_TIMEOUT": "0.5", "TLKS_BREAKER_THRESHOLD": "1000"}
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,8 @@ def live_bus(tmp_path_factory) -> Iterator[LiveBus]:
     aws_port = _free_port()
     env = {name: value for name, value in os.environ.items()
            if not name.startswith(("AWS_", "TLKS_")) and name != "PORT"}
-    env.update(TLKS_ADMIN_TOKEN=ADMIN_TOKEN, TLKS_TABLE_PREFIX=f"tlks-e2e-{uuid.uuid4().hex[:8]}")
+    env.update(TLKS_ADMIN_TOKEN=ADMIN_TOKEN, TLKS_TABLE_PREFIX=f"tlks-e2e-{uuid.uuid4().hex[:8]}",
+               **PUSH_SETTINGS)
     command = [sys.executable, "-m", "chalicelib.runtime.local", "--host", "127.0.0.1",
                "--port", "0", "--aws-port", str(aws_port), "--storage", "dynamodb"]
     with open(log, "wb") as out:

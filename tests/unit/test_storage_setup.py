@@ -28,8 +28,8 @@ def test_dynamodb_storage_uses_the_injected_client_and_the_settings_tables():
 
 
 def test_unknown_storage_is_refused_with_the_valid_names():
-    with pytest.raises(ValueError, match="memory, dynamodb"):
-        open_storage(Settings(storage="redis"))
+    with pytest.raises(ValueError, match="memory, dynamodb, file, redis"):
+        open_storage(Settings(storage="nosuch"))
 
 
 def test_stores_share_the_injected_clock():

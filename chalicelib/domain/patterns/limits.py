@@ -15,7 +15,6 @@ MAX_PATTERN_CHARS = 4096      # compact JSON text; EventBridge's own EventPatter
 MAX_DEPTH = 16                # nested objects (``$or`` included)
 MAX_VALUES = 512              # values in all leaves, anything-but lists and match lists
 MAX_BRANCHES = 256            # alternatives after expanding every ``$or``
-MAX_STRING_CHARS = 1024       # one string value in a pattern
 
 # Field names that may not appear inside ``$or`` (aws/event-ruler reserves them).
 RESERVED_IN_OR = frozenset({

@@ -10,7 +10,7 @@ accepts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from chalicelib.domain.patterns.extensions import JsonPath
 from chalicelib.domain.patterns.matchers import Matcher
@@ -38,22 +38,26 @@ class Condition:
     any_value: bool = False
     may_be_absent: bool = False
 
-    def accepts(self, value: Any) -> bool:
+    uses_values: bool = field(init=False)
+    accepts: Callable[[Any], bool] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Precomputed: ``accepts`` runs once per candidate value on the publish path.
+        object.__setattr__(self, "uses_values", self.any_value or bool(self.matchers))
+        object.__setattr__(self, "accepts", self._acceptor())
+
+    def _acceptor(self) -> Callable[[Any], bool]:
         """Whether one scalar event value satisfies this condition."""
         if self.any_value:
-            return True
-        for matcher in self.matchers:
-            if matcher.test(value):
-                return True
-        return False
+            return lambda value: True
+        if len(self.matchers) == 1:
+            return self.matchers[0].test
+        tests = tuple(matcher.test for matcher in self.matchers)
+        return lambda value: any(test(value) for test in tests)
 
     def accepts_node(self, node: Any) -> bool:
         """Whether a whole value at the path satisfies a ``jsonpath`` alternative."""
         return any(matcher.test_node(node) for matcher in self.node_matchers)
-
-    @property
-    def uses_values(self) -> bool:
-        return self.any_value or bool(self.matchers)
 
 
 @dataclass(frozen=True, eq=False)
