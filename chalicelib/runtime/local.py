@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import ctypes
 import json
 import logging
@@ -196,12 +197,25 @@ def serve(app, config, args, cleanup: contextlib.ExitStack):
         server = create_local_server(app, config, args.host, args.port)
     except OSError as exc:
         raise StartupError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
+    # chalice writes a response's headers and body separately; with Nagle's algorithm on, a
+    # keep-alive client's delayed ACK then holds every response for ~40 ms
+    server.server.RequestHandlerClass = functools.partial(
+        _no_delay_handler(), app_object=app, config=config)
     cleanup.callback(server.server.server_close)
     http = threading.Thread(target=server.server.serve_forever, name="http", daemon=True)
     http.start()
     cleanup.callback(server.shutdown)  # only once serve_forever runs, or shutdown() hangs
     host = "127.0.0.1" if args.host in ("", "0.0.0.0") else args.host
     return f"http://{host}:{server.server.server_port}", http
+
+
+def _no_delay_handler():
+    from chalice.local import ChaliceRequestHandler
+
+    class NoDelayHandler(ChaliceRequestHandler):
+        disable_nagle_algorithm = True
+
+    return NoDelayHandler
 
 
 def _interrupt(signum, frame):

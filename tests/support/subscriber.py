@@ -37,6 +37,7 @@ class Subscriber:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True     # no 40 ms delayed-ACK stalls on keep-alive
 
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
