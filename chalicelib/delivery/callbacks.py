@@ -61,9 +61,9 @@ def _forbidden_reason(address) -> str | None:
         address = address.ipv4_mapped
     if address in METADATA:
         return "a cloud metadata address"
-    checks = (("loopback", address.is_loopback), ("link-local", address.is_link_local),
-              ("private", address.is_private), ("multicast", address.is_multicast),
-              ("reserved", address.is_reserved), ("unspecified", address.is_unspecified))
+    checks = (("unspecified", address.is_unspecified), ("loopback", address.is_loopback),
+              ("link-local", address.is_link_local), ("private", address.is_private),
+              ("multicast", address.is_multicast), ("reserved", address.is_reserved))
     for name, hit in checks:
         if hit:
             return f"a {name} address"
