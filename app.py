@@ -1,7 +1,7 @@
 """tlks bus: the Chalice application.  Routes live in chalicelib/api/*."""
 from chalice import Chalice, Rate
 
-from chalicelib.api import health, queues, services, subscriptions, topics
+from chalicelib.api import health, queues, routing, services, subscriptions, topics
 from chalicelib.api.http import http_middleware
 from chalicelib.bootstrap import get_bus
 from chalicelib.config import Settings
@@ -10,7 +10,7 @@ STREAM_ARN = Settings.from_env().queue_stream_arn
 
 app = Chalice(app_name="tlks-bus")
 app.register_middleware(http_middleware, "http")
-for module in (health, services, topics, subscriptions, queues):
+for module in (health, services, topics, subscriptions, queues, routing):
     app.register_blueprint(module.bp)
 
 

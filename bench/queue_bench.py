@@ -319,7 +319,6 @@ def moto_dynamodb() -> Iterator:
     from moto import mock_aws
 
     from chalicelib.runtime.emulator import copy_each_table_once_per_transaction
-    from chalicelib.storage.dynamodb import client_config
     from infra.tables import ensure_tables
 
     copy_each_table_once_per_transaction()
@@ -328,7 +327,7 @@ def moto_dynamodb() -> Iterator:
         os.environ.setdefault(key, value)
     os.environ.pop("AWS_ENDPOINT_URL", None)
     with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1", config=client_config())
+        client = boto3.client("dynamodb", region_name="us-east-1")
         ensure_tables(client, "bench", streams=False)
         yield client
 
@@ -393,7 +392,8 @@ def footprints(drivers: set[str], count: int, redis_url: str | None) -> list[tup
     if "memory" in drivers:
         from chalicelib.storage.memory import MemoryQueueStore
         peak, retained = traced(MemoryQueueStore, count)
-        found += [("memory", "tracemalloc peak", peak), ("memory", "tracemalloc retained", retained)]
+        found += [("memory", "tracemalloc peak", peak),
+                  ("memory", "tracemalloc retained", retained)]
     if "file" in drivers:
         from chalicelib.storage.sqlite import SqliteDatabase, SqliteQueueStore
         with tempfile.TemporaryDirectory(prefix="tlks-bench-") as folder:
@@ -443,6 +443,8 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         redis_url = stack.enter_context(redis_for_bench(args.redis_url)) \
             if "redis" in drivers else None
+        if args.footprint:      # first: Redis's expiring retry records would blur INFO memory
+            print_footprints(footprints(drivers, args.footprint, redis_url), args.footprint)
         rows: list[tuple] = []
         if "memory" in drivers:
             rows += bench_memory(args.messages, args.rounds)
@@ -453,11 +455,10 @@ def main() -> None:
         if "dynamodb" in drivers:
             rows += bench_dynamodb(max(args.messages // 50, 50))
         print_rates(rows)
-        if args.footprint:
-            print_footprints(footprints(drivers, args.footprint, redis_url), args.footprint)
 
 
 def print_rates(rows: list[tuple]) -> None:
+    print("\npush + lease + ack, best of the rounds")
     print(f"{'driver':9} {'discipline':10} {'batch':>5} {'ops/s':>9}  {'floor':28} "
           f"{'floor ops/s':>11} {'ratio':>6}  {'DDB req/msg':>11}")
     for driver, discipline, batch, rate, floor_name, floor, per_message in rows:
@@ -474,7 +475,7 @@ def print_rates(rows: list[tuple]) -> None:
 
 
 def print_footprints(found: list[tuple], count: int) -> None:
-    print(f"\nfootprint of {count:,} queued messages")
+    print(f"footprint of {count:,} queued messages")
     print(f"{'driver':9} {'measured':30} {'MB':>8} {'bytes/msg':>10}")
     for driver, what, size in found:
         print(f"{driver:9} {what:30} {size / 1e6:>8.1f} {size / count:>10,.0f}")

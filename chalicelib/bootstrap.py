@@ -18,6 +18,8 @@ from chalicelib.services.publishing import Publisher
 from chalicelib.services.push import PushSubscriptions
 from chalicelib.services.queues import Queues
 from chalicelib.services.registry import ServiceRegistry
+from chalicelib.services.routing import Routing
+from chalicelib.services.routing_table import RoutingTables
 from chalicelib.services.subscriptions import Subscriptions
 from chalicelib.services.topics import Topics
 from chalicelib.storage import Storage, open_storage
@@ -35,6 +37,7 @@ class Bus:
     queues: Queues
     push: PushSubscriptions
     dispatcher: Dispatcher
+    routing: Routing
 
     def health(self) -> tuple[bool, dict]:
         """Whether the storage backend answers, with a short report."""
@@ -62,10 +65,12 @@ class Bus:
 def build_bus(settings: Settings, storage: Storage | None = None, clock=time.time) -> Bus:
     storage = storage or open_storage(settings, clock=clock)
     docs, queues = storage.docs, storage.queues
-    topics = Topics(docs)
+    routes = RoutingTables(docs)     # the compiled routing table lives as long as the Bus
+    topics = Topics(docs, routes)
+    routing = Routing(topics, routes, settings, clock=clock)
     policy = CallbackPolicy(parse_allow_list(settings.callback_allow))
     push = PushSubscriptions(docs, queues, settings, policy, clock=clock)
-    subscriptions = Subscriptions(docs, queues, topics, settings, push)
+    subscriptions = Subscriptions(docs, queues, topics, settings, push, routes)
     return Bus(
         settings=settings,
         storage=storage,
@@ -73,11 +78,12 @@ def build_bus(settings: Settings, storage: Storage | None = None, clock=time.tim
         services=ServiceRegistry(docs, on_deregister=subscriptions.delete_for_service),
         topics=topics,
         subscriptions=subscriptions,
-        publisher=Publisher(docs, queues, topics, settings, clock=clock,
+        publisher=Publisher(docs, queues, topics, settings, routing, clock=clock,
                             notify=lambda queue: push.on_enqueued(queue)),
         queues=Queues(docs, queues, settings),
         push=push,
         dispatcher=Dispatcher(docs, queues, subscriptions, push, settings, policy, clock=clock),
+        routing=routing,
     )
 
 

@@ -114,6 +114,14 @@ def throwaway_redis(binary: str | None = None, port: int | None = None) -> Itera
             _stop(proc)
 
 
+def no_redis_server() -> None:
+    """Skip the calling test for want of redis-server - or fail it under ``CI=true``."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{INSTALL_HINT} (CI=true: the Redis tests may not be skipped)",
+                    pytrace=False)
+    pytest.skip(INSTALL_HINT)
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """A throwaway redis-server for the session (skips without one, fails under CI)."""
@@ -121,7 +129,4 @@ def redis_server() -> Iterator[RedisServer]:
         with throwaway_redis() as server:
             yield server
     except FileNotFoundError:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{INSTALL_HINT} (CI=true: the Redis tests may not be skipped)",
-                        pytrace=False)
-        pytest.skip(INSTALL_HINT)
+        no_redis_server()

@@ -3,7 +3,8 @@
 Built and validated with the CloudEvents Python SDK (so ``specversion``,
 ``id``, ``time`` and attribute naming follow the spec, not our reading of
 it), serialised once to the structured JSON format, and stored as that text.
-Extensions: ``topic`` (the topic it was delivered through) and ``priority``.
+Extensions: ``topic`` (the topic it was delivered through; absent for an event
+published without topics and routed by content) and ``priority``.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ _FORMAT = JSONFormat()
 CONTENT_TYPE = "application/cloudevents+json"
 
 
-def build(*, event_id: str, source: str, type_: str, data, topic: str, priority: int,
+def build(*, event_id: str, source: str, type_: str, data, topic: str | None, priority: int,
           time: float, subject: str | None = None) -> dict:
     """The envelope as a dict (JSON-ready)."""
     attributes = {
@@ -29,9 +30,10 @@ def build(*, event_id: str, source: str, type_: str, data, topic: str, priority:
         "type": type_,
         "time": datetime.fromtimestamp(time, timezone.utc),
         "datacontenttype": "application/json",
-        "topic": topic,
         "priority": priority,
     }
+    if topic is not None:
+        attributes["topic"] = topic
     if subject is not None:
         attributes["subject"] = subject
     try:

@@ -13,6 +13,7 @@ EVENT_ID = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": r"^[\
 EVENT_TYPE = {"type": "string", "minLength": 1, "maxLength": 256}
 MAX_DELIVERIES = {"type": "integer", "minimum": 1, "maximum": 100}
 RECEIPTS = {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 10}
+PATTERN = {}   # an EventBridge event pattern: validate_pattern checks it (400 invalid-pattern)
 
 service_create = {
     "type": "object",
@@ -35,6 +36,7 @@ topic_create = {
         "description": DESCRIPTION,
         "publishers": NAMES,
         "subscribers": NAMES,
+        "pattern": PATTERN,
     },
     "required": ["name"],
     "additionalProperties": False,
@@ -62,11 +64,12 @@ event_batch = {
     "additionalProperties": False,
 }
 
+TOPICS = {**NAMES, "maxItems": 20}
+
 multicast = {
     "type": "object",
-    "properties": {**_EVENT_PROPERTIES,
-                   "topics": {**NAMES, "minItems": 1, "maxItems": 20}},
-    "required": ["topics", "type", "data"],
+    "properties": {**_EVENT_PROPERTIES, "topics": TOPICS},
+    "required": ["type", "data"],
     "additionalProperties": False,
 }
 
@@ -77,7 +80,9 @@ LEASE_SECONDS = {"type": "integer", "minimum": 60, "maximum": 365 * 24 * 3600}
 subscription_create = {
     "type": "object",
     "properties": {
-        "topics": {**NAMES, "minItems": 1, "maxItems": 20},
+        "topics": TOPICS,
+        "filter": PATTERN,
+        "discipline": DISCIPLINE,
         "mode": {"enum": ["pull", "push"]},
         "max_deliveries": MAX_DELIVERIES,
         "callback": CALLBACK,
@@ -85,7 +90,6 @@ subscription_create = {
         "ordered": {"type": "boolean"},
         "lease_seconds": LEASE_SECONDS,
     },
-    "required": ["topics"],
     "additionalProperties": False,
     "if": {"properties": {"mode": {"const": "push"}}, "required": ["mode"]},
     "then": {"required": ["callback"]},
@@ -162,5 +166,26 @@ queue_messages = {
     "properties": {"messages": {"type": "array", "items": queue_message,
                                 "minItems": 1, "maxItems": 100}},
     "required": ["messages"],
+    "additionalProperties": False,
+}
+
+pattern_test = {
+    "type": "object",
+    "properties": {"event": {"type": "object"}, "pattern": PATTERN},
+    "required": ["event", "pattern"],
+    "additionalProperties": False,
+}
+
+routing_explain = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "object",
+                  "properties": {**_EVENT_PROPERTIES,
+                                 "source": {"type": "string", "minLength": 1, "maxLength": 256}},
+                  "required": ["type", "data"],
+                  "additionalProperties": False},
+        "topics": TOPICS,
+    },
+    "required": ["event"],
     "additionalProperties": False,
 }

@@ -192,7 +192,8 @@ class Dispatcher:
         item = lease.item
         body = item.payload.encode()
         envelope = json.loads(body)
-        topic_url = subscription.get("topic_urls", {}).get(envelope.get("topic"), "")
+        topic_url = subscription.get("topic_urls", {}).get(envelope.get("topic")) \
+            or self._hub_topic(subscription)
         headers = {"Content-Type": CONTENT_TYPE,
                    "Link": f'<{subscription.get("hub_url", "")}>; rel="hub", '
                            f'<{topic_url}>; rel="self"',
@@ -271,8 +272,7 @@ class Dispatcher:
             subscription.update(status=current["status"], breaker=current["breaker"])
 
     def _expire(self, subscription: dict) -> None:
-        for topic in subscription["topics"]:
-            self.subscriptions.topics.remove_subscriber(topic, subscription["id"])
+        self.subscriptions.unroute(subscription)
         self.push.mark(subscription, "expired", "the subscription's lease ran out; "
                                                 "subscribe again to renew it")
 
@@ -292,10 +292,19 @@ class Dispatcher:
                 self.queues.ack(VERIFY_QUEUE, [lease.receipt])
                 done += 1
 
+    @staticmethod
+    def _hub_topic(subscription: dict) -> str:
+        """WebSub's hub.topic: the topic URL, or for a content-only subscription its own URL."""
+        if subscription["topics"]:
+            topic = subscription["topics"][0]
+            return subscription.get("topic_urls", {}).get(topic, topic)
+        hub = subscription.get("hub_url", "")
+        return f"{hub[:-len('/hub')] if hub.endswith('/hub') else hub}/subscriptions/" \
+               f"{subscription['id']}"
+
     def _verify(self, subscription: dict, mode: str) -> None:
         challenge = secrets.token_urlsafe(24)
-        topic = subscription["topics"][0]
-        query = {"hub.mode": mode, "hub.topic": subscription.get("topic_urls", {}).get(topic, topic),
+        query = {"hub.mode": mode, "hub.topic": self._hub_topic(subscription),
                  "hub.challenge": challenge}
         if mode == "subscribe" and subscription.get("lease_seconds"):
             query["hub.lease_seconds"] = str(subscription["lease_seconds"])
@@ -318,7 +327,6 @@ class Dispatcher:
         reason = outcome.error or (f"callback answered {outcome.status}" if not outcome.ok
                                    else "callback did not echo the challenge")
         if subscription["status"] == "pending":
-            for name in subscription["topics"]:
-                self.subscriptions.topics.remove_subscriber(name, subscription["id"])
+            self.subscriptions.unroute(subscription)
             self.queues.drop(subscription["queue"])
             self.push.mark(subscription, "denied", f"verification failed: {reason}")

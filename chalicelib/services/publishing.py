@@ -4,10 +4,11 @@ Nothing is lost and nothing is routed twice:
 
 1. the event record (``event/<id>``) is created first with status
    ``pending``, create-only: a second publish of the same id is recognised;
-2. one queue item per subscription of each topic is written, keyed from the
-   event's stored sequence number and id, so a retried fan-out overwrites
-   the same items instead of adding new ones;
-3. the record becomes ``accepted``.
+2. one queue item per subscription the event is routed to (routing.py: its
+   topics, derived topics and filters; each subscription once) is written,
+   keyed from the event's stored sequence number and id, so a retried fan-out
+   overwrites the same items instead of adding new ones;
+3. the record becomes ``accepted``, with the routes taken (``routes``).
 
 A publish retried after a failure between 1 and 3 finds the ``pending`` record
 and completes the fan-out; one retried after 3 is answered from the record
@@ -23,24 +24,28 @@ from typing import Callable
 
 from chalicelib.config import Settings
 from chalicelib.domain import disciplines, envelope
+from chalicelib.domain.routing import RoutingTable, check_depth
 from chalicelib.domain.timeutil import iso
 from chalicelib.domain.validation import validate
 from chalicelib.errors import Conflict, Forbidden, NotFound, PayloadTooLarge
 from chalicelib.services.auth import Principal
+from chalicelib.services.routing import Routing
 from chalicelib.services.topics import TOPICS, Topics
 from chalicelib.storage.base import AlreadyExists, DocumentStore, QueueStore, StoredItem
 
 EVENTS = "event"
+MAX_RECORDED_ROUTES = 1000    # keeps an event record well inside DynamoDB's 400 KB item limit
 
 
 class Publisher:
     def __init__(self, docs: DocumentStore, queues: QueueStore, topics: Topics,
-                 settings: Settings, clock=time.time,
+                 settings: Settings, routing: Routing, clock=time.time,
                  notify: Callable[[str], None] = lambda queue: None) -> None:
         self.notify = notify          # told of each push queue that got an item
         self.docs = docs
         self.queues = queues
         self.topics = topics
+        self.routing = routing
         self.settings = settings
         self.clock = clock
 
@@ -51,15 +56,17 @@ class Publisher:
         events = validate("event_batch", body)["events"] if batch else [validate("event", body)]
         topic = self._topic_for(principal, topic_name)
         records = [self._prepare(principal, [topic], event) for event in events]
-        results = [self._store(principal, [topic], record) for record in records]
+        table = self.routing.table()
+        results = [self._store(principal, [topic], record, table) for record in records]
         return {"events": results} if batch else results[0]
 
     def multicast(self, principal: Principal, body: object) -> dict:
-        """``POST /events``: one event to several topics."""
+        """``POST /events``: one event to several topics, or to none (routed by content)."""
         principal.require_service()
         event = validate("multicast", body)
-        topics = [self._topic_for(principal, name) for name in event.pop("topics")]
-        return self._store(principal, topics, self._prepare(principal, topics, event))
+        topics = [self._topic_for(principal, name) for name in event.pop("topics", [])]
+        record = self._prepare(principal, topics, event)
+        return self._store(principal, topics, record, self.routing.table())
 
     def get(self, principal: Principal, event_id: str) -> dict:
         record = self.docs.get(EVENTS, event_id)
@@ -73,6 +80,8 @@ class Publisher:
         return event_view(record)
 
     def _may_read(self, principal: Principal, record: dict) -> bool:
+        if not record["topics"]:      # routed by content only: open like a public topic
+            return True
         for name in record["topics"]:
             topic = self.docs.get(TOPICS, name)
             if topic and (topic.get("subscribers") is None
@@ -88,9 +97,11 @@ class Publisher:
     def _prepare(self, principal: Principal, topics: list[dict], event: dict) -> dict:
         """The event record, checked, before anything is stored."""
         now = self.clock()
+        check_depth(event["data"], "data")          # routing walks it
         event_id = event.get("id") or str(uuid.uuid4())
         env = envelope.build(event_id=event_id, source=principal.service_name,
-                             type_=event["type"], data=event["data"], topic=topics[0]["name"],
+                             type_=event["type"], data=event["data"],
+                             topic=topics[0]["name"] if topics else None,
                              priority=event.get("priority", 0), time=now,
                              subject=event.get("subject"))
         size = len(json.dumps(env, separators=(",", ":")).encode())
@@ -105,7 +116,8 @@ class Publisher:
                   "expires_at": int(now) + self.settings.idempotency_seconds}
         return record
 
-    def _store(self, principal: Principal, topics: list[dict], record: dict) -> dict:
+    def _store(self, principal: Principal, topics: list[dict], record: dict,
+               table: RoutingTable) -> dict:
         event_id, expires = record["id"], record["expires_at"]
         try:
             self.docs.put(EVENTS, event_id, record, create_only=True, expires_at=expires)
@@ -113,7 +125,7 @@ class Publisher:
             record = self._existing(principal, event_id)
             if record["status"] != "pending":
                 return {"id": event_id, "status": record["status"], "duplicate": True}
-        record["subscriptions"] = self._fan_out(topics, record)
+        record["subscriptions"] = self._fan_out(topics, record, table)
         record["status"] = "accepted"
         record["accepted_at"] = iso(self.clock())
         self.docs.put(EVENTS, event_id, record, expires_at=expires)
@@ -128,30 +140,36 @@ class Publisher:
                            code="event-id-conflict")
         return record
 
-    def _fan_out(self, topics: list[dict], record: dict) -> int:
-        """One queue item per subscription (a subscription on several topics gets one)."""
+    def _fan_out(self, topics: list[dict], record: dict, table: RoutingTable) -> int:
+        """One queue item per routed subscription; the routes go into the record."""
         env = record["envelope"]
         priority = env.get("priority", 0)
         enqueued_ms = int(self.clock() * 1000)
-        seen: set[str] = set()
-        for topic in topics:
-            payload = json.dumps(envelope.for_topic(env, topic["name"]), separators=(",", ":"))
-            for sub in self.topics.subscribers(topic["name"]):
-                if sub["id"] in seen:
-                    continue
-                seen.add(sub["id"])
-                key = disciplines.sort_key(sub["discipline"], record["seq"], record["id"],
-                                           priority)
-                self.queues.push(sub["queue"], [StoredItem(
-                    key=key, id=record["id"], payload=payload, priority=priority,
-                    enqueued_at=enqueued_ms, visible_at=enqueued_ms)])
-                if sub.get("mode") == "push":
-                    self.notify(sub["queue"])
-        return len(seen)
+        plan = self.routing.plan(topics, env, table)
+        payloads: dict[str | None, str] = {}
+        for route in plan.routes:
+            sub = route.subscription
+            if route.topic not in payloads:   # as delivered through that topic (or none)
+                delivered = env if route.topic is None else envelope.for_topic(env, route.topic)
+                payloads[route.topic] = json.dumps(delivered, separators=(",", ":"))
+            key = disciplines.sort_key(sub["discipline"], record["seq"], record["id"], priority)
+            self.queues.push(sub["queue"], [StoredItem(
+                key=key, id=record["id"], payload=payloads[route.topic], priority=priority,
+                enqueued_at=enqueued_ms, visible_at=enqueued_ms)])
+            if sub.get("mode") == "push":
+                self.notify(sub["queue"])
+        record["routes"] = [route.record() for route in plan.routes[:MAX_RECORDED_ROUTES]]
+        if len(plan.routes) > MAX_RECORDED_ROUTES:
+            record["routes_not_recorded"] = len(plan.routes) - MAX_RECORDED_ROUTES
+        record["derived_topics"] = plan.derived_topics
+        return len(plan.routes)
 
 
 def event_view(record: dict) -> dict:
     return {"id": record["id"], "status": record["status"], "producer": record["producer"],
             "topics": record["topics"], "subscriptions": record.get("subscriptions", 0),
             "created_at": record["created_at"], "accepted_at": record.get("accepted_at"),
+            "routes": record.get("routes", []), "derived_topics": record.get("derived_topics", []),
+            **({"routes_not_recorded": record["routes_not_recorded"]}
+               if "routes_not_recorded" in record else {}),
             "event": record["envelope"]}

@@ -1,7 +1,9 @@
 """Pull subscriptions: each owns a queue that receives its topics' events.
 
 A subscription's queue has its topics' discipline; every event published to
-one of its topics becomes one item in that queue.  Consumers lease items
+one of its topics becomes one item in that queue.  With a ``filter`` (an
+event pattern) it receives only the events of its topics that match, and with
+a filter and no topics, every published event that matches (routing.py).  Consumers lease items
 (``pull``), then ``ack`` or ``nack`` them by receipt; an item not acked before
 its visibility timeout is delivered again, and after ``max_deliveries`` it
 moves to the dead letters.
@@ -12,12 +14,14 @@ import json
 import secrets
 
 from chalicelib.config import Settings
+from chalicelib.domain.routing import compile_pattern
 from chalicelib.domain.timeutil import iso_now
 from chalicelib.domain.validation import validate
-from chalicelib.errors import Conflict, Forbidden, NotFound
+from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.services.auth import Principal
 from chalicelib.services.leasing import lease_request, message_view, settled_view
 from chalicelib.services.push import PushSubscriptions, public_view
+from chalicelib.services.routing_table import RoutingTables
 from chalicelib.services.topics import Topics
 from chalicelib.storage.base import DocumentStore, QueueStore
 
@@ -30,42 +34,49 @@ def subscription_queue(subscription_id: str) -> str:
 
 class Subscriptions:
     def __init__(self, docs: DocumentStore, queues: QueueStore, topics: Topics,
-                 settings: Settings, push: PushSubscriptions) -> None:
+                 settings: Settings, push: PushSubscriptions, routes: RoutingTables) -> None:
         self.docs = docs
         self.queues = queues
         self.topics = topics
         self.settings = settings
         self.push = push
+        self.routes = routes
 
     def create(self, principal: Principal, body: dict, base_url: str = "") -> dict:
         """Pull subscriptions are ready at once; push ones start ``pending``."""
         principal.require_service()
         body = validate("subscription_create", body)
-        topics = [self.topics.load(name) for name in body["topics"]]
+        pattern = compile_pattern(body["filter"]).source if "filter" in body else None
+        names = body.get("topics", [])
+        if not names and pattern is None:
+            message = "a subscription needs at least one topic, or a filter"
+            raise ValidationFailed(message, extra={"errors": [{"field": "topics",
+                                                               "message": message}]})
+        topics = [self.topics.load(name) for name in names]
         for topic in topics:
             self.topics.check_subscriber(principal, topic)
-        disciplines = {t["discipline"] for t in topics}
-        if len(disciplines) > 1:
-            raise Conflict("the topics of one subscription must share a discipline; got "
-                           + ", ".join(f"{t['name']}={t['discipline']}" for t in topics),
-                           code="discipline-mismatch")
+        discipline = _discipline(topics, body.get("discipline"))
         push_fields = self.push.push_fields(body, topics, base_url)
         sub_id = "sub_" + secrets.token_hex(8)
         subscription = {
             "id": sub_id,
             "owner": principal.service_name,
             "owner_id": principal.service_id,
-            "topics": body["topics"],
+            "topics": names,
             "mode": body.get("mode", "pull"),
-            "discipline": disciplines.pop(),
+            "discipline": discipline,
             "max_deliveries": body.get("max_deliveries", self.settings.default_max_deliveries),
             "queue": subscription_queue(sub_id),
             "created_at": iso_now(),
             **push_fields,
         }
+        if pattern is not None:
+            subscription["filter"] = pattern
         self.docs.put(SUBSCRIPTIONS, sub_id, subscription)
         for topic in topics:
             self.topics.add_subscriber(topic["name"], subscription)
+        if pattern is not None:
+            self.routes.add_subscription(subscription)
         if subscription["mode"] == "push":
             self.push.request_verification(subscription, "subscribe")
         return public_view(subscription)
@@ -90,10 +101,15 @@ class Subscriptions:
                 self.remove(subscription)
 
     def remove(self, subscription: dict) -> None:
-        for topic in subscription["topics"]:
-            self.topics.remove_subscriber(topic, subscription["id"])
+        self.unroute(subscription)
         self.docs.delete(SUBSCRIPTIONS, subscription["id"])
         self.queues.drop(subscription["queue"])
+
+    def unroute(self, subscription: dict) -> None:
+        """Stop routing events to a subscription: its topics' indexes and its filter."""
+        self.routes.remove_subscription(subscription)
+        for topic in subscription["topics"]:
+            self.topics.remove_subscriber(topic, subscription["id"])
 
     def pull(self, principal: Principal, sub_id: str, body: dict) -> dict:
         subscription = self._owned(principal, sub_id, owner_only=True)
@@ -173,3 +189,14 @@ class Subscriptions:
         raise Forbidden("only the subscribing service may use this subscription",
                         code="not-your-subscription")
 
+
+
+def _discipline(topics: list[dict], requested: str | None) -> str:
+    """The queue's discipline: its topics' (they must share one), else requested, else FIFO."""
+    disciplines = {t["discipline"] for t in topics}
+    if len(disciplines) > 1 or (requested and disciplines and requested not in disciplines):
+        got = ", ".join(f"{t['name']}={t['discipline']}" for t in topics)
+        raise Conflict("the topics of one subscription must share a discipline"
+                       + (f" (and match the requested {requested})" if requested else "")
+                       + f"; got {got}", code="discipline-mismatch")
+    return requested or (disciplines.pop() if disciplines else "fifo")

@@ -3,13 +3,19 @@
 Documents: ``topic/<name>`` and, per topic, an index of the subscriptions
 that receive it (``topic-subs:<name>/<subscription id>``) so that publishing
 costs one query per topic, not a scan of every subscription.
+
+A *derived* topic has a ``pattern`` instead of publishers: it receives every
+published event that matches it (the routing table files it), and nobody
+publishes to it directly.
 """
 from __future__ import annotations
 
+from chalicelib.domain.routing import compile_pattern
 from chalicelib.domain.timeutil import iso_now
 from chalicelib.domain.validation import validate
-from chalicelib.errors import Conflict, Forbidden, NotFound
+from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.services.auth import Principal
+from chalicelib.services.routing_table import RoutingTables, fan_out_entry
 from chalicelib.storage.base import AlreadyExists, DocumentStore
 
 TOPICS = "topic"
@@ -20,12 +26,20 @@ def subscribers_index(topic: str) -> str:
 
 
 class Topics:
-    def __init__(self, docs: DocumentStore) -> None:
+    def __init__(self, docs: DocumentStore, routes: RoutingTables) -> None:
         self.docs = docs
+        self.routes = routes
 
     def create(self, principal: Principal, body: dict) -> dict:
         principal.require_service()
         body = validate("topic_create", body)
+        pattern = None
+        if "pattern" in body:
+            if "publishers" in body:
+                message = "a derived topic is fed by its pattern: it has no publishers"
+                raise ValidationFailed(message, extra={"errors": [{"field": "publishers",
+                                                                   "message": message}]})
+            pattern = compile_pattern(body["pattern"]).source
         topic = {
             "name": body["name"],
             "discipline": body.get("discipline", "fifo"),
@@ -36,10 +50,14 @@ class Topics:
             "subscribers": body.get("subscribers"),
             "created_at": iso_now(),
         }
+        if pattern is not None:
+            topic["pattern"] = pattern
         try:
             self.docs.put(TOPICS, topic["name"], topic, create_only=True)
         except AlreadyExists:
             raise Conflict(f"topic {topic['name']!r} already exists", code="topic-exists") from None
+        if pattern is not None:
+            self.routes.add_derived_topic(topic)
         return topic
 
     def list(self, principal: Principal) -> list[dict]:
@@ -53,6 +71,8 @@ class Topics:
         if not (principal.is_admin or principal.service_id == topic["owner_id"]):
             raise Forbidden("only the topic's owner or the admin may delete it",
                             code="not-topic-owner")
+        if topic.get("pattern") is not None:
+            self.routes.remove_derived_topic(name)
         index = subscribers_index(name)
         for entry in self.docs.list(index):
             self.docs.delete(index, entry["id"])
@@ -66,17 +86,22 @@ class Topics:
 
     @staticmethod
     def check_publisher(principal: Principal, topic: dict) -> None:
+        Topics.check_not_derived(topic)
         _check_list(principal, topic, "publishers", "publish to")
+
+    @staticmethod
+    def check_not_derived(topic: dict) -> None:
+        if topic.get("pattern") is not None:
+            raise Conflict(f"topic {topic['name']!r} is derived: it receives the published "
+                           "events its pattern matches and cannot be published to",
+                           code="topic-is-derived")
 
     @staticmethod
     def check_subscriber(principal: Principal, topic: dict) -> None:
         _check_list(principal, topic, "subscribers", "subscribe to")
 
     def add_subscriber(self, topic: str, subscription: dict) -> None:
-        self.docs.put(subscribers_index(topic), subscription["id"],
-                      {"id": subscription["id"], "queue": subscription["queue"],
-                       "discipline": subscription["discipline"],
-                       "mode": subscription.get("mode", "pull")})
+        self.docs.put(subscribers_index(topic), subscription["id"], fan_out_entry(subscription))
 
     def remove_subscriber(self, topic: str, subscription_id: str) -> None:
         self.docs.delete(subscribers_index(topic), subscription_id)

@@ -15,22 +15,25 @@ sharing one ``{hash tag}`` so every script touches one cluster slot:
   A lease first moves the ``l`` members whose time has come back into ``r``,
   then takes the smallest keys of ``r``: no scan past items in flight.
 * documents of collection ``C``: ``d:{C}:<key>`` string ``expires_at|op|json``
-  with ``EXPIREAT`` when it expires (reads check the expiry too: Redis's clock
-  is not the bus's), ``dx:{C}`` the keys in order (score 0) for ``list``, and
-  ``de:{C}`` the expiring keys by time, trimmed from the index as they pass.
+  with ``EXPIREAT`` a minute after it expires (reads check the expiry against the
+  bus's clock; Redis's clock only collects garbage), ``dx:{C}`` the keys in order
+  (score 0) for ``list``, and ``de:{C}`` the expiring keys by time, trimmed from
+  the index as they pass.
+* ``op:{Q}:<id>`` the outcome of a recent ack, nack or lease (see below).
 
 Every write is one Lua script (one round trip, atomic):
 
 =================  ==========================================================
 push               1 script (any batch)
 lease              1 script: promote due keys, take the first n, re-score them
-ack / nack         1 script (any batch), conditioned on each lease token
+ack / nack         1 script per 1,000 receipts, conditioned on each lease token
 peek, size, purge  1 script / MULTI of counts / UNLINK
 =================  ==========================================================
 
 Connection loss: a call that fails on the connection (or on ``BUSY`` /
-``LOADING`` / ``READONLY``) is retried with exponential backoff, then raises
-``StorageUnavailable`` (503).  A retry may follow a script that *did* run and
+``LOADING`` / ``READONLY``) is tried ``ATTEMPTS`` times with exponential backoff
+(the client's own retries are off), then raises ``StorageUnavailable`` (503);
+an out-of-memory server is a 503 at once.  A retry may follow a script that *did* run and
 whose reply was lost, so the scripts are idempotent per call: ack, nack and
 lease record their outcome under an operation id for ``OP_MEMORY_MS`` and a
 retry gets the first outcome back (an ack is never lost nor done twice; a
@@ -43,7 +46,8 @@ Features:
 ordering       smallest sort key first, exact (ZRANGEBYLEX on score-0 members)
 leases         Lua scripts (atomic on the server); visibility timeout
 durability     as the server is configured (AOF ``appendfsync everysec``: up
-               to ~1 s on a crash of the server; none without persistence)
+               to ~1 s on a crash of the server; none without persistence);
+               needs ``maxmemory-policy noeviction`` (eviction drops items)
 multi-process  yes: any number of processes and machines share one server
 =============  ==============================================================
 """
@@ -62,11 +66,14 @@ from chalicelib.storage.base import (
 
 DEFAULT_URL = "redis://127.0.0.1:6379/0"
 OP_MEMORY_MS = 30_000            # how long an ack / nack / lease outcome is kept for retries
+SETTLE_CHUNK = 1000              # receipts per ack / nack script call
+EXPIRY_GRACE = 60                # seconds Redis keeps an expired document (clock skew)
 RETRYABLE_REPLIES = ("BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
 T = TypeVar("T")
 
 
 def _import_redis() -> Any:
+    """The ``redis`` package, imported only when this driver is used."""
     try:
         import redis
     except ImportError as exc:  # pragma: no cover - depends on the installation
@@ -97,10 +104,9 @@ class _Script:
         self.sha = hashlib.sha1(source.encode()).hexdigest()
 
     def __call__(self, client: Any, keys: list, args: list) -> Any:
-        from redis.exceptions import NoScriptError
         try:
             return client.evalsha(self.sha, len(keys), *keys, *args)
-        except NoScriptError:
+        except _import_redis().exceptions.NoScriptError:
             client.script_load(self.source)
             return client.evalsha(self.sha, len(keys), *keys, *args)
 
@@ -150,7 +156,7 @@ def _text(value: bytes | str) -> str:
 # ---------------------------------------------------------------- documents
 
 # KEYS: doc, index, expiring, doc key prefix.
-# ARGV: key, value, expires_at|'', create_only, now, op.  Returns 1, or 0 when refused.
+# ARGV: key, value, expires_at|'', create_only, now, op, grace.  Returns 1, or 0 when refused.
 _DOC_PUT = _Script("""
 local old = ARGV[4] == '1' and redis.call('GET', KEYS[1])
 if old then
@@ -163,7 +169,7 @@ end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
 if ARGV[3] ~= '' then
-  redis.call('EXPIREAT', KEYS[1], ARGV[3])
+  redis.call('EXPIREAT', KEYS[1], tonumber(ARGV[3]) + tonumber(ARGV[7]))   -- skew grace
   redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 else
   redis.call('ZREM', KEYS[3], ARGV[1])
@@ -234,7 +240,8 @@ class RedisDocumentStore(_OnRedis, DocumentStore):
         op = secrets.token_hex(8) if create_only else ""
         exp = "" if expires_at is None else str(int(expires_at))
         value = f"{exp}|{op}|{json.dumps(doc, separators=(',', ':'))}"
-        args = [key, value, exp, "1" if create_only else "0", repr(float(self.clock())), op]
+        args = [key, value, exp, "1" if create_only else "0", repr(float(self.clock())), op,
+                EXPIRY_GRACE]
         keys = self._keys(collection, key)
         if not self._call("put", lambda: _DOC_PUT(self.client, keys, args)):
             raise AlreadyExists(f"{collection}/{key} already exists")
@@ -269,6 +276,14 @@ local function bulk(command, key, args)   -- one call per 1000 arguments (Lua's 
   for i = 1, #args, 1000 do
     redis.call(command, key, unpack(args, i, math.min(i + 999, #args)))
   end
+end
+local function hmget(key, fields_)   -- HMGET in chunks, for the same reason
+  local values = {}
+  for i = 1, #fields_, 1000 do
+    local part = redis.call('HMGET', key, unpack(fields_, i, math.min(i + 999, #fields_)))
+    for n = 1, #part do values[i + n - 1] = part[n] end
+  end
+  return values
 end
 local function promote(ready, later, now)   -- due keys become visible again
   while true do
@@ -326,7 +341,7 @@ end
 promote(KEYS[2], KEYS[3], ARGV[1])
 local keys = redis.call('ZRANGEBYLEX', KEYS[2], '-', '+', 'LIMIT', 0, tonumber(ARGV[3]))
 if #keys == 0 then return out end
-local values = redis.call('HMGET', KEYS[1], unpack(keys))
+local values = hmget(KEYS[1], keys)
 local records, scores = {}, {}
 for i, k in ipairs(keys) do
   local _, deliveries, _, rest = fields(values[i])
@@ -348,7 +363,7 @@ _LUA_MATCH = """
 local function match(items, first)
   local keys = {}
   for i = first, #ARGV, 2 do keys[#keys + 1] = ARGV[i] end
-  local values = redis.call('HMGET', items, unpack(keys))
+  local values = hmget(items, keys)
   local flags, matched, records, seen = {}, {}, {}, {}
   for n, k in ipairs(keys) do
     local ok = '0'
@@ -503,14 +518,18 @@ class RedisQueueStore(_OnRedis, QueueStore):
         return _pairs(reply)
 
     def _settle_refs(self, operation: str, script: _Script, queue: str, head: list,
-                refs: list[Ref]) -> list[bool]:
-        keys = self._keys(queue) + [self._op_key(queue, secrets.token_hex(8))]
-        args = [OP_MEMORY_MS, *head]
-        for ref in refs:
-            args += (ref.key, ref.lease)
-        reply = self._call(operation, lambda: script(self.client, keys, args))
-        return [flag == ord("1") for flag in reply] if isinstance(reply, bytes) \
-            else [flag == "1" for flag in reply]
+                     refs: list[Ref]) -> list[bool]:
+        """One script call per ``SETTLE_CHUNK`` receipts, each with its own operation id."""
+        results: list[bool] = []
+        for start in range(0, len(refs), SETTLE_CHUNK):
+            keys = self._keys(queue) + [self._op_key(queue, secrets.token_hex(8))]
+            args = [OP_MEMORY_MS, *head]
+            for ref in refs[start:start + SETTLE_CHUNK]:
+                args += (ref.key, ref.lease)
+            reply = self._call(operation, lambda: script(self.client, keys, args))
+            results += [flag == ord("1") for flag in reply] if isinstance(reply, bytes) \
+                else [flag == "1" for flag in reply]
+        return results
 
     def _release(self, queue: str, refs: list[Ref], visible_at: int) -> list[bool]:
         return self._settle_refs("nack", _RELEASE, queue, [self.now_ms(), visible_at], refs)

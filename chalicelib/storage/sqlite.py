@@ -12,23 +12,25 @@ Layout (one database file, WAL mode, schema version in ``PRAGMA user_version``):
   (``WITHOUT ROWID``), so "the smallest visible key" is a walk of one b-tree
   range from its start.
 
-Operations (``n`` items; each line is one transaction):
+Operations (``n`` items; each is one transaction):
 
 =================  ==========================================================
-push               one INSERT (n > 1: one transaction of n INSERTs)
-lease              BEGIN IMMEDIATE + one ``UPDATE ... RETURNING`` of the first
-                   ``n`` visible keys + COMMIT
-ack / nack         one DELETE / UPDATE conditioned on the lease token (n > 1:
-                   one transaction)
+push               one multi-row INSERT (per 200 items)
+lease              one ``UPDATE ... RETURNING`` of the first ``n`` visible keys
+ack / nack         one DELETE / UPDATE per lease token, conditioned on it (the
+                   receipts of one lease share one token)
 peek, size, purge  one SELECT / DELETE
 =================  ==========================================================
 
-``BEGIN IMMEDIATE`` takes the database's write lock before reading, so two
-leases - in one process or in several sharing the file - never read the same
-candidates: leases are exclusive without any retry loop.  A process waits up to
-``busy_timeout`` for the lock, then the request fails with ``StorageUnavailable``
-(503).  Every statement text is a constant, so ``sqlite3``'s statement cache
-keeps each one prepared.
+Atomic leases: SQLite runs a lone write statement as its own transaction and
+takes the database's write lock *before* the statement reads - what ``BEGIN
+IMMEDIATE`` does for transactions of several statements (large batches,
+receipts of several leases, the occasional sweep), which use it.  So two
+leases, in one process or in several sharing the file, never read the same
+candidates: leases are exclusive without any retry loop.  A writer waits up to
+``busy_timeout`` for the lock, then the request fails with
+``StorageUnavailable`` (503).  Statement texts are constants (one per batch
+size), so ``sqlite3``'s statement cache keeps each one prepared.
 
 Durability: a commit is in the write-ahead log before the call returns, so a
 process killed at any point (``kill -9``) loses nothing it acknowledged, and a
@@ -45,7 +47,7 @@ Features:
 
 =============  ==============================================================
 ordering       smallest sort key first (FIFO / LIFO / priority via the key)
-leases         BEGIN IMMEDIATE (the file's write lock); visibility timeout
+leases         the file's write lock, taken before reading; visibility timeout
 durability     WAL: survives kill -9; power loss: see ``synchronous``
 multi-process  yes, on one machine (not on a network file system)
 =============  ==============================================================

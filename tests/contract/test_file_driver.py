@@ -9,6 +9,8 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -153,3 +155,20 @@ def test_the_file_is_in_wal_mode(tmp_path):
     connection = sqlite3.connect(path)
     assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     connection.close()
+
+
+def test_a_lease_waits_for_another_writer_then_takes_the_item(tmp_path):
+    path = tmp_path / "bus.sqlite3"
+    queues = SqliteQueueStore(SqliteDatabase(path))
+    queues.push(QUEUE, [StoredItem(key="k1", id="m1", payload="{}")])
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")                  # another writer holds the file
+    release = threading.Timer(0.2, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        started = time.monotonic()
+        assert [x.item.id for x in queues.lease(QUEUE, 1, 30)] == ["m1"]
+        assert time.monotonic() - started >= 0.15       # it waited for the lock
+    finally:
+        release.join()
+        holder.close()

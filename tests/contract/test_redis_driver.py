@@ -11,7 +11,7 @@ from chalicelib.storage.base import StoredItem
 from chalicelib.storage.redis_store import (
     RedisDocumentStore, RedisQueueStore, redis_client_for,
 )
-from tests.redis_server import _free_port, throwaway_redis
+from tests.redis_server import _free_port, no_redis_server, throwaway_redis
 
 redis = pytest.importorskip("redis")
 Q = "q.jobs"
@@ -124,7 +124,7 @@ def test_the_bus_carries_on_after_the_server_restarts(clock):
             queues.push(Q, [item("b")])
             assert [x.item.id for x in queues.lease(Q, 5, 30)] == ["m-b"]
     except FileNotFoundError:
-        pytest.skip("redis-server not installed")
+        no_redis_server()
 
 
 def test_scripts_flushed_from_the_server_are_loaded_again(redis_server, clock):
@@ -159,3 +159,12 @@ def test_expired_documents_leave_the_collection_index(redis_server, clock):
 def test_a_client_that_decodes_replies_is_refused(redis_server):
     with pytest.raises(ValueError, match="decode_responses"):
         RedisQueueStore(redis.Redis(port=redis_server.port, decode_responses=True), "x")
+
+
+def test_batches_beyond_luas_unpack_limit_are_pushed_leased_and_acked(redis_server, clock):
+    queues = RedisQueueStore(redis_client_for(redis_server.url), "big", clock)
+    queues.push(Q, [item(f"{n:06d}", n) for n in range(9000)])
+    leased = queues.lease(Q, 9000, 30)
+    assert [x.item.key for x in leased] == [f"{n:06d}" for n in range(9000)]
+    settled = queues.ack(Q, [x.receipt for x in leased])
+    assert len(settled.done) == 9000 and queues.size(Q).total == 0

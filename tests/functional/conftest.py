@@ -2,9 +2,12 @@
 
 Each test gets a fresh bus on fresh moto tables; ``api`` speaks HTTP to it
 through Chalice's test client, exactly as API Gateway would invoke it.
+``module_api`` shares one bus across a module, for many calls that leave no
+state behind (the pattern conformance cases through ``/patterns/test``).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import uuid
 
@@ -64,8 +67,7 @@ class Reply:
         return f"Reply({self.status}, {self.body!r})"
 
 
-@pytest.fixture
-def aws_env(monkeypatch):
+def _set_aws_env(monkeypatch) -> None:
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(key, value)
@@ -73,7 +75,26 @@ def aws_env(monkeypatch):
 
 
 @pytest.fixture
+def aws_env(monkeypatch):
+    _set_aws_env(monkeypatch)
+
+
+@pytest.fixture
 def api(aws_env, monkeypatch):
+    with _serving(monkeypatch) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def module_api():
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _set_aws_env(monkeypatch)
+        with _serving(monkeypatch) as served:
+            yield served
+
+
+@contextlib.contextmanager
+def _serving(monkeypatch):
     from app import app
     with mock_aws():
         ensure_tables(boto3.client("dynamodb", region_name="us-east-1"), "tlks-test",

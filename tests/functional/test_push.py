@@ -346,3 +346,20 @@ def test_push_options_on_a_pull_subscription_are_refused(api, two_services):
     reply = api.call("POST", "/subscriptions", billing["token"],
                      {"topics": ["orders"], "callback": "http://example.com/x"})
     assert (reply.status, reply.body["code"]) == (400, "validation-failed")
+
+
+def test_content_only_push_subscription_is_verified_and_delivered(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    with Subscriber() as subscriber:
+        sub = push_subscribe(hub, billing["token"], [], subscriber.url,
+                             filter={"type": ["order.shipped"]})
+        get_bus().dispatcher.run_verifications()
+        [check] = subscriber.gets()
+        assert check.query["hub.topic"][0].endswith(f"/subscriptions/{sub['id']}")
+        assert status_of(hub, billing["token"], sub["id"])["status"] == "active"
+        publish(hub, orders["token"], "orders", type="order.created")
+        publish(hub, orders["token"], "orders", type="order.shipped")
+        dispatch()
+        assert [json.loads(p.body)["type"] for p in subscriber.posts()] == ["order.shipped"]
+        assert 'rel="self"' in subscriber.posts()[0].headers["Link"]
