@@ -132,18 +132,15 @@ class MemoryQueueStore(QueueStore):
         return claimed
 
     def _release(self, queue: str, refs: list[Ref], visible_at: int) -> list[bool]:
-        results = []
-        with self._lock:
-            q = self._queues.get(queue)
-            for ref in refs:
-                item = q.items.get(ref.key) if q else None
-                ok = item is not None and item.lease == ref.lease
-                if ok:
-                    q.items[ref.key] = evolve(item, lease=None, visible_at=visible_at)
-                results.append(ok)
-        return results
+        def release(q: _Queue, key: str, item: StoredItem) -> None:
+            q.items[key] = evolve(item, lease=None, visible_at=visible_at)
+        return self._each_owned(queue, refs, release)
 
     def _delete(self, queue: str, refs: list[Ref]) -> list[bool]:
+        return self._each_owned(queue, refs, lambda q, key, item: q.remove(key))
+
+    def _each_owned(self, queue: str, refs: list[Ref], apply) -> list[bool]:
+        """Apply to each item its ref's lease still owns; one bool per ref."""
         results = []
         with self._lock:
             q = self._queues.get(queue)
@@ -151,7 +148,7 @@ class MemoryQueueStore(QueueStore):
                 item = q.items.get(ref.key) if q else None
                 ok = item is not None and item.lease == ref.lease
                 if ok:
-                    q.remove(ref.key)
+                    apply(q, ref.key, item)
                 results.append(ok)
         return results
 
