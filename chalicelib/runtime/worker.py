@@ -24,6 +24,7 @@ class LocalWorker:
         self.sweep_seconds = sweep_seconds
         self._woken: set[str] = set()
         self._busy: set[str] = set()
+        self._again: set[str] = set()
         self._lock = threading.Lock()
         self._event = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="push")
@@ -55,6 +56,7 @@ class LocalWorker:
     def _submit(self, queue: str) -> None:
         with self._lock:
             if queue in self._busy:
+                self._again.add(queue)      # drained again as soon as the current drain ends
                 return
             self._busy.add(queue)
         self._pool.submit(self._drain, queue)
@@ -73,4 +75,7 @@ class LocalWorker:
         finally:
             with self._lock:
                 self._busy.discard(queue)
-            # anything that arrived while we were busy is picked up by the next wake/sweep
+                again = queue in self._again
+                self._again.discard(queue)
+            if again:                       # woken while busy: that event may not be leased yet
+                self._submit(queue)
