@@ -8,8 +8,10 @@ BIN      := $(VENV)/bin
 STAMP    := $(VENV)/.installed
 PIP      := $(BIN)/python -m pip --disable-pip-version-check --no-input
 RUN_ARGS ?=
+STAGE    ?= dev
+OUT      ?= out/$(STAGE)
 
-.PHONY: help venv run test bench clean distclean
+.PHONY: help venv run test bench package deploy undeploy clean distclean
 
 help:
 	@echo "make venv       create .venv and install requirements-dev.txt (when they change)"
@@ -18,6 +20,10 @@ help:
 	@echo "make test       run the test suite (unit, functional, contract, e2e); the Redis"
 	@echo "                tests need redis-server on PATH (they skip without it, fail under CI)"
 	@echo "make bench      run bench/queue_bench.py"
+	@echo "make package    CloudFormation for STAGE=dev|prod into OUT=out/<stage> (offline;"
+	@echo "                deploy with aws cloudformation deploy, see docs/deploy.md)"
+	@echo "make deploy     STAGE=dev: tables stack, then chalice deploy (needs AWS credentials)"
+	@echo "make undeploy   STAGE=dev: chalice delete (the tables are kept; docs/deploy.md)"
 	@echo "make clean      remove caches and .tlks/ (the default SQLite file too; distclean: the venv)"
 
 venv: $(STAMP)
@@ -36,6 +42,31 @@ test: venv
 
 bench: venv
 	$(BIN)/python bench/queue_bench.py
+
+# chalice needs a region even for `package` (never credentials there; docs/deploy.md).
+package deploy undeploy: export AWS_DEFAULT_REGION ?= us-east-1
+
+# The merge template adds the tables (infra/tables.json) and binds the dispatcher to the queue
+# table's stream; the placeholder ARN only exists so chalice emits the event source.
+package: venv
+	@$(BIN)/python -m infra.cloudformation policies --check
+	@$(BIN)/python -m infra.cloudformation merge-template --stage $(STAGE) -o $(OUT)/merge.json
+	@TLKS_QUEUE_STREAM_ARN=$$($(BIN)/python -c 'from infra.cloudformation import PLACEHOLDER_STREAM_ARN as a; print(a)') \
+	  $(BIN)/chalice package --stage $(STAGE) --merge-template $(OUT)/merge.json $(OUT)
+	@echo "$(OUT)/sam.json"
+
+# Not run by the tests (no AWS account here): documented in docs/deploy.md.
+deploy: venv
+	@$(BIN)/python -m infra.cloudformation policies --check
+	@$(BIN)/python -m infra.cloudformation tables --stage $(STAGE) -o $(OUT)/tables.json
+	aws cloudformation deploy --stack-name tlks-bus-$(STAGE)-tables --template-file $(OUT)/tables.json
+	arn=$$(aws cloudformation describe-stacks --stack-name tlks-bus-$(STAGE)-tables \
+	  --query "Stacks[0].Outputs[?OutputKey=='QueueStreamArn'].OutputValue" --output text) \
+	  && case "$$arn" in arn:*) ;; *) echo "no QueueStreamArn output: $$arn" >&2; exit 1;; esac \
+	  && TLKS_QUEUE_STREAM_ARN=$$arn $(BIN)/chalice deploy --stage $(STAGE)
+
+undeploy: venv
+	$(BIN)/chalice delete --stage $(STAGE)
 
 clean:
 	rm -rf .pytest_cache .tlks

@@ -6,7 +6,13 @@ from chalicelib.api.http import http_middleware
 from chalicelib.bootstrap import get_bus
 from chalicelib.config import Settings
 
-STREAM_ARN = Settings.from_env().queue_stream_arn
+SETTINGS = Settings.from_env()
+# `chalice deploy/package` bind the dispatcher to this ARN (infra/cloudformation.py explains the
+# placeholder `make package` uses).  Inside Lambda the ARN is not needed, only the handler:
+# registering it there too keeps `app.dispatch` importable without copying the ARN into the
+# functions' environment.
+STREAM_ARN = SETTINGS.queue_stream_arn or (
+    "arn:aws:dynamodb:::table/bound-at-deploy/stream/runtime" if SETTINGS.on_lambda else None)
 
 app = Chalice(app_name="tlks-bus")
 app.register_middleware(http_middleware, "http")

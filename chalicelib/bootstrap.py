@@ -62,6 +62,20 @@ class Bus:
         return {"ran_at": time.time(), **self.dispatcher.sweep()}
 
 
+def admin_token_source(settings: Settings):
+    """The admin token, or (``TLKS_ADMIN_TOKEN_PARAMETER`` set) a function reading it from SSM
+    Parameter Store, decrypted and cached by powertools for 5 minutes (rotation: docs/deploy.md).
+    """
+    name = settings.admin_token_parameter
+    if not name:
+        return settings.admin_token
+
+    def from_ssm() -> str | None:
+        from aws_lambda_powertools.utilities.parameters import get_parameter
+        return get_parameter(name, decrypt=True, max_age=300)
+    return from_ssm
+
+
 def build_bus(settings: Settings, storage: Storage | None = None, clock=time.time) -> Bus:
     storage = storage or open_storage(settings, clock=clock)
     docs, queues = storage.docs, storage.queues
@@ -74,7 +88,7 @@ def build_bus(settings: Settings, storage: Storage | None = None, clock=time.tim
     return Bus(
         settings=settings,
         storage=storage,
-        auth=Authenticator(docs, settings.admin_token),
+        auth=Authenticator(docs, admin_token_source(settings)),
         services=ServiceRegistry(docs, on_deregister=subscriptions.delete_for_service),
         topics=topics,
         subscriptions=subscriptions,

@@ -41,6 +41,7 @@ class Settings:
     region: str = "us-east-1"
     endpoint_url: str | None = None       # AWS_ENDPOINT_URL (moto server, LocalStack)
     admin_token: str | None = None
+    admin_token_parameter: str | None = None   # SSM parameter holding the admin token (AWS)
     max_payload_bytes: int = 256 * 1024
     max_batch: int = 100
     idempotency_seconds: int = 24 * 3600
@@ -59,6 +60,7 @@ class Settings:
     breaker_probe_seconds: float = 30.0   # first probe of a paused endpoint (doubles, max 1 h)
     hub_lease_seconds: int = 10 * 24 * 3600
     queue_stream_arn: str | None = None   # the queue table's stream (AWS dispatcher trigger)
+    on_lambda: bool = False               # running inside AWS Lambda (AWS_LAMBDA_FUNCTION_NAME)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -78,6 +80,7 @@ class Settings:
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
             endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
             admin_token=env.get("TLKS_ADMIN_TOKEN") or None,
+            admin_token_parameter=env.get("TLKS_ADMIN_TOKEN_PARAMETER") or None,
             max_payload_bytes=_int(env, "TLKS_MAX_PAYLOAD_BYTES", 256 * 1024),
             idempotency_seconds=_int(env, "TLKS_IDEMPOTENCY_SECONDS", 24 * 3600),
             default_max_deliveries=_int(env, "TLKS_DEFAULT_MAX_DELIVERIES", 5),
@@ -95,4 +98,5 @@ class Settings:
             breaker_probe_seconds=_float(env, "TLKS_BREAKER_PROBE_SECONDS", 30.0),
             hub_lease_seconds=_int(env, "TLKS_HUB_LEASE_SECONDS", 10 * 24 * 3600),
             queue_stream_arn=env.get("TLKS_QUEUE_STREAM_ARN") or None,
+            on_lambda=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
         )

@@ -11,8 +11,9 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import Callable, Union
 
-from chalicelib.errors import Forbidden, Unauthorized
+from chalicelib.errors import Forbidden, StorageUnavailable, Unauthorized
 from chalicelib.storage.base import DocumentStore
 
 TOKENS = "token"
@@ -59,9 +60,22 @@ def token_hash(token: str) -> str:
 class Authenticator:
     """Turns an ``Authorization`` header into a ``Principal``."""
 
-    def __init__(self, docs: DocumentStore, admin_token: str | None) -> None:
+    def __init__(self, docs: DocumentStore,
+                 admin_token: Union[str, None, Callable[[], str | None]]) -> None:
+        """``admin_token``: the token, or a function returning it (on AWS: a cached SSM
+        parameter read, so a rotated token takes effect without a redeploy)."""
         self.docs = docs
-        self.admin_token = admin_token
+        self._admin_token = admin_token
+
+    @property
+    def admin_token(self) -> str | None:
+        token = self._admin_token
+        if callable(token):
+            try:
+                token = token()
+            except Exception as exc:   # SSM unreachable, parameter missing, access denied
+                raise StorageUnavailable("the admin token parameter cannot be read") from exc
+        return token or None
 
     def authenticate(self, header: str | None) -> Principal:
         if not header:
@@ -71,11 +85,15 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("the Authorization header must be 'Bearer <token>'",
                                code="bad-auth-scheme")
-        if self.admin_token and hmac.compare_digest(token.encode(), self.admin_token.encode()):
+        try:
+            admin, unreadable = self.admin_token, None
+        except StorageUnavailable as exc:   # services still authenticate; the admin gets a 503
+            admin, unreadable = None, exc
+        if admin and hmac.compare_digest(token.encode(), admin.encode()):
             return ADMIN
-        if len(token) > 256:
-            raise Unauthorized("unknown or revoked token", code="invalid-token")
-        doc = self.docs.get(TOKENS, token_hash(token))
+        doc = None if len(token) > 256 else self.docs.get(TOKENS, token_hash(token))
         if doc is None:
+            if unreadable is not None:
+                raise unreadable
             raise Unauthorized("unknown or revoked token", code="invalid-token")
         return Principal("service", doc["service_id"], doc["service_name"])

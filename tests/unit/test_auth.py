@@ -40,3 +40,26 @@ def test_anything_else_is_refused(auth, header, code):
 def test_tokens_are_stored_only_as_hashes(auth):
     _, token = auth
     assert token not in token_hash(token) and len(token_hash(token)) == 64
+
+
+def test_admin_token_may_come_from_a_function_read_per_request(auth):
+    current = ["first"]
+    authenticator = Authenticator(auth[0].docs, lambda: current[0])
+    assert authenticator.authenticate("Bearer first").is_admin
+    current[0] = "second"                       # rotated (SSM, after powertools' cache)
+    assert authenticator.authenticate("Bearer second").is_admin
+    with pytest.raises(Unauthorized):
+        authenticator.authenticate("Bearer first")
+
+
+def test_unreadable_admin_token_is_a_503_for_the_admin_only(auth):
+    from chalicelib.errors import StorageUnavailable
+
+    _, token = auth
+
+    def broken():
+        raise RuntimeError("ssm unreachable")
+    authenticator = Authenticator(auth[0].docs, broken)
+    with pytest.raises(StorageUnavailable):
+        authenticator.authenticate("Bearer the-admin-token")
+    assert authenticator.authenticate(f"Bearer {token}").service_name == "orders"
