@@ -43,7 +43,7 @@ from chalicelib.delivery.webhook import Outcome, WebhookClient
 from chalicelib.domain.envelope import CONTENT_TYPE
 from chalicelib.domain.timeutil import iso
 from chalicelib.observability import logger
-from chalicelib.services.push import VERIFY_QUEUE, PushSubscriptions
+from chalicelib.services.push import VERIFY_QUEUE, PushSubscriptions, closed_breaker
 from chalicelib.services.subscriptions import SUBSCRIPTIONS, Subscriptions
 from chalicelib.storage.base import AlreadyExists, DocumentStore, Leased, QueueStore
 
@@ -245,11 +245,12 @@ class Dispatcher:
         current = self.subscriptions.load(subscription["id"]) or subscription
         breaker = current.setdefault("breaker", {"failures": 0})
         breaker["failures"] = breaker.get("failures", 0) + 1
-        if current.get("status") == "paused":
+        paused = current.get("status") == "paused"
+        if paused and breaker.get("probe_at"):      # a failed probe: wait twice as long
             wait = min((breaker.get("probe_seconds") or self.settings.breaker_probe_seconds) * 2,
                        MAX_PROBE_SECONDS)
             breaker.update(probe_seconds=wait, probe_at=self.clock() + wait)
-        elif breaker["failures"] >= self.settings.breaker_threshold:
+        elif not paused and breaker["failures"] >= self.settings.breaker_threshold:
             wait = self.settings.breaker_probe_seconds
             breaker.update(probe_seconds=wait, probe_at=self.clock() + wait)
             current.update(status="paused", status_reason=(
@@ -264,8 +265,10 @@ class Dispatcher:
         if (subscription.get("breaker") or {}).get("failures") or \
                 subscription.get("status") == "paused":
             current = self.subscriptions.load(subscription["id"]) or subscription
-            current["breaker"] = {"failures": 0, "probe_at": None, "probe_seconds": None}
-            if current.get("status") == "paused" and "circuit" in current.get("status_reason", ""):
+            probing = current.get("status") == "paused" and \
+                (current.get("breaker") or {}).get("probe_at")
+            current["breaker"] = closed_breaker()
+            if probing:
                 current.update(status="active", status_reason="the callback recovered",
                                status_changed_at=iso(self.clock()))
             self.docs.put(SUBSCRIPTIONS, current["id"], current)

@@ -67,7 +67,7 @@ class PushSubscriptions:
             "status_reason": "waiting for the callback to confirm the subscription",
             "hub_url": f"{base_url}/hub",
             "topic_urls": {t["name"]: f"{base_url}/topics/{t['name']}" for t in topics},
-            "breaker": {"failures": 0, "probe_at": None, "probe_seconds": None},
+            "breaker": closed_breaker(),
         }
 
     def request_verification(self, subscription: dict, mode: str) -> None:
@@ -135,10 +135,12 @@ class PushSubscriptions:
                          expires_epoch=expires)
 
     def pause(self, subscription: dict, reason: str) -> dict:
+        """Paused by hand: no breaker probes, nothing sent until ``resume``."""
+        subscription["breaker"] = closed_breaker()
         return self.mark(subscription, "paused", reason)
 
     def resume(self, subscription: dict) -> dict:
-        subscription["breaker"] = {"failures": 0, "probe_at": None, "probe_seconds": None}
+        subscription["breaker"] = closed_breaker()
         resumed = self.mark(subscription, "active", "resumed")
         self.on_enqueued(subscription["queue"])
         return resumed
@@ -154,6 +156,11 @@ class PushSubscriptions:
         key = f"{attempt['event_id']}:{attempt['attempt']:03d}"
         self.docs.put(attempts_collection(subscription["id"]), key, attempt,
                       expires_at=int(self.clock()) + ATTEMPTS_TTL_SECONDS)
+
+
+def closed_breaker() -> dict:
+    """Breaker state with no failures; ``probe_at`` is set only while the breaker is open."""
+    return {"failures": 0, "probe_at": None, "probe_seconds": None}
 
 
 def public_view(subscription: dict) -> dict:

@@ -7,6 +7,7 @@ once full.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -83,22 +84,40 @@ def _reap_moto(log: Path, aws_port: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def bus_env(**extra: str) -> dict[str, str]:
+    """The runner's environment: none of the developer's AWS/TLKS settings, ours on top."""
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("AWS_", "TLKS_")) and name != "PORT"}
+    env.update(TLKS_ADMIN_TOKEN=ADMIN_TOKEN, TLKS_TABLE_PREFIX=f"tlks-e2e-{uuid.uuid4().hex[:8]}",
+               **PUSH_SETTINGS)
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def local_bus(log: Path, storage: str, aws_port: int | None = None,
+              **extra_env: str) -> Iterator[tuple[LiveBus, subprocess.Popen]]:
+    """Start ``python -m chalicelib.runtime.local`` on a free port; stop it on exit."""
+    command = [sys.executable, "-m", "chalicelib.runtime.local", "--host", "127.0.0.1",
+               "--port", "0", "--storage", storage]
+    if aws_port:
+        command += ["--aws-port", str(aws_port)]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(command, cwd=ROOT, env=bus_env(**extra_env),
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield LiveBus(url=_wait_until_ready(proc, log), admin_token=ADMIN_TOKEN, log=log), proc
+    finally:
+        _stop(proc)
+
+
 @pytest.fixture(scope="session")
 def live_bus(tmp_path_factory) -> Iterator[LiveBus]:
     """The bus served by the local runner on DynamoDB (a moto server of its own)."""
     log = tmp_path_factory.mktemp("live_bus") / "server.log"
     aws_port = _free_port()
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("AWS_", "TLKS_")) and name != "PORT"}
-    env.update(TLKS_ADMIN_TOKEN=ADMIN_TOKEN, TLKS_TABLE_PREFIX=f"tlks-e2e-{uuid.uuid4().hex[:8]}",
-               **PUSH_SETTINGS)
-    command = [sys.executable, "-m", "chalicelib.runtime.local", "--host", "127.0.0.1",
-               "--port", "0", "--aws-port", str(aws_port), "--storage", "dynamodb"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT)
     try:
-        yield LiveBus(url=_wait_until_ready(proc, log), admin_token=ADMIN_TOKEN, log=log)
+        with local_bus(log, "dynamodb", aws_port) as (bus, _):
+            yield bus
     finally:
-        _stop(proc)
         _reap_moto(log, aws_port)

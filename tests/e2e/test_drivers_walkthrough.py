@@ -8,18 +8,12 @@ driver is held to the same claims over real HTTP.
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import uuid
 from typing import Iterator
 
 import pytest
 import requests
 
-from tests.e2e.conftest import (
-    ADMIN_TOKEN, PUSH_SETTINGS, ROOT, LiveBus, _stop, _wait_until_ready,
-)
+from tests.e2e.conftest import LiveBus, local_bus
 from tests.e2e.test_walkthrough import (  # noqa: F401 - collected here against each driver
     test_one_queue_of_each_discipline, test_register_topic_subscribe_publish_pull_ack,
 )
@@ -33,25 +27,13 @@ def live_bus(request, tmp_path_factory) -> Iterator[LiveBus]:
     """The bus served by the local runner on ``request.param`` storage."""
     driver = request.param
     folder = tmp_path_factory.mktemp(f"live_bus_{driver}")
-    log = folder / "server.log"
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("AWS_", "TLKS_")) and name != "PORT"}
-    env.update(TLKS_ADMIN_TOKEN=ADMIN_TOKEN, TLKS_TABLE_PREFIX=f"tlks-e2e-{uuid.uuid4().hex[:8]}",
-               **PUSH_SETTINGS)
+    extra = {}
     if driver == "file":
-        env["TLKS_STORAGE_URL"] = str(folder / "bus.sqlite3")
+        extra["TLKS_STORAGE_URL"] = str(folder / "bus.sqlite3")
     elif driver == "redis":
-        env["TLKS_STORAGE_URL"] = request.getfixturevalue("redis_server").url
-    command = [sys.executable, "-m", "chalicelib.runtime.local", "--host", "127.0.0.1",
-               "--port", "0", "--storage", driver]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
-                                stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield LiveBus(url=_wait_until_ready(proc, log), admin_token=ADMIN_TOKEN, log=log)
-    finally:
-        _stop(proc)
-
+        extra["TLKS_STORAGE_URL"] = request.getfixturevalue("redis_server").url
+    with local_bus(folder / "server.log", driver, **extra) as (bus, _):
+        yield bus
 
 def test_health_names_the_driver_and_finds_it_answering(live_bus, request):
     response = requests.get(live_bus.url + "/health", timeout=10)

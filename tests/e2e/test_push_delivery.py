@@ -4,7 +4,6 @@ import collections
 import hashlib
 import hmac
 import json
-import os
 import random
 import signal
 import subprocess
@@ -13,32 +12,21 @@ import threading
 import time
 import uuid
 
+import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
 
-import pytest
-
-from tests.e2e.conftest import ADMIN_TOKEN, PUSH_SETTINGS, ROOT, LiveBus, _free_port, _stop, \
-    _wait_until_ready
+from tests.e2e.conftest import ADMIN_TOKEN, ROOT, _free_port, local_bus
 from tests.support.subscriber import Subscriber, confirm_challenge
+
+SECRET = "e2e-secret"
 
 
 @pytest.fixture(scope="module")
 def memory_bus(tmp_path_factory):
     """The local runner on the memory driver: delivery logic without moto's per-call cost."""
-    log = tmp_path_factory.mktemp("memory_bus") / "server.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TLKS_"))}
-    env.update(PUSH_SETTINGS, TLKS_ADMIN_TOKEN=ADMIN_TOKEN)
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "chalicelib.runtime.local", "--port", "0",
-                                 "--storage", "memory"], cwd=ROOT, env=env,
-                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield LiveBus(url=_wait_until_ready(proc, log), admin_token=ADMIN_TOKEN, log=log)
-    finally:
-        _stop(proc)
-
-SECRET = "e2e-secret"
+    with local_bus(tmp_path_factory.mktemp("memory_bus") / "server.log", "memory") as (bus, _):
+        yield bus
 
 
 class Client:
@@ -152,19 +140,12 @@ def test_worker_killed_mid_delivery_loses_nothing(tmp_path):
     emulator = subprocess.Popen([sys.executable, "-m", "chalicelib.runtime.emulator", "-H",
                                  "127.0.0.1", "-p", str(aws_port)], cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TLKS_"))}
-    env.update(PUSH_SETTINGS, TLKS_ADMIN_TOKEN=ADMIN_TOKEN,
-               TLKS_TABLE_PREFIX=f"tlks-crash-{uuid.uuid4().hex[:6]}",
-               TLKS_DELIVERY_READ_TIMEOUT="2", TLKS_DELIVERY_CONNECT_TIMEOUT="1",
-               AWS_ENDPOINT_URL=f"http://127.0.0.1:{aws_port}")
+    prefix = f"tlks-crash-{uuid.uuid4().hex[:6]}"      # both servers share the tables
 
     def start(name):
-        log = tmp_path / f"{name}.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen([sys.executable, "-m", "chalicelib.runtime.local", "--port",
-                                     "0", "--aws-port", str(aws_port)], cwd=ROOT, env=env,
-                                    stdout=out, stderr=subprocess.STDOUT)
-        return proc, _wait_until_ready(proc, log)
+        return local_bus(tmp_path / f"{name}.log", "dynamodb", aws_port,
+                         TLKS_TABLE_PREFIX=prefix, TLKS_DELIVERY_READ_TIMEOUT="2",
+                         TLKS_DELIVERY_CONNECT_TIMEOUT="1")
 
     first_post = threading.Event()
     mode = {"hang": True}
@@ -180,23 +161,21 @@ def test_worker_killed_mid_delivery_loses_nothing(tmp_path):
 
     try:
         with Subscriber(endpoint) as subscriber:
-            worker_a, url = start("a")
-            producer, consumer = setup(url, ADMIN_TOKEN, "crash")
-            status, sub = consumer("POST", "/subscriptions", {
-                "topics": ["crash"], "mode": "push", "callback": subscriber.url})
-            assert wait_until(lambda: consumer("GET", f"/subscriptions/{sub['id']}")[1]
-                              ["status"] == "active")
-            _, published = producer("POST", "/topics/crash/events", {"type": "t", "data": "x"})
-            assert first_post.wait(20)
-            worker_a.send_signal(signal.SIGKILL)     # mid-delivery: no answer, no ack
-            worker_a.wait()
+            with start("a") as (bus_a, worker_a):
+                producer, consumer = setup(bus_a.url, ADMIN_TOKEN, "crash")
+                status, sub = consumer("POST", "/subscriptions", {
+                    "topics": ["crash"], "mode": "push", "callback": subscriber.url})
+                assert wait_until(lambda: consumer("GET", f"/subscriptions/{sub['id']}")[1]
+                                  ["status"] == "active")
+                _, published = producer("POST", "/topics/crash/events",
+                                        {"type": "t", "data": "x"})
+                assert first_post.wait(20)
+                worker_a.send_signal(signal.SIGKILL)     # mid-delivery: no answer, no ack
+                worker_a.wait()
             mode["hang"] = False
-            worker_b, url_b = start("b")
-            try:
+            with start("b"):
                 assert wait_until(lambda: any(json.loads(p.body)["id"] == published["id"]
                                               for p in subscriber.posts()[1:]), timeout=40)
-            finally:
-                _stop(worker_b)
     finally:
         emulator.terminate()
         emulator.wait(10)

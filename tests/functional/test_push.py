@@ -15,7 +15,7 @@ from cloudevents.core.v1.event import CloudEvent
 from standardwebhooks.webhooks import Webhook
 
 from chalicelib.bootstrap import get_bus
-from tests.support.subscriber import Subscriber, confirm_challenge
+from tests.support.subscriber import Outage, Subscriber, confirm_challenge
 
 SECRET = "s3cr3t-shared-with-the-subscriber"
 
@@ -146,14 +146,9 @@ def test_failures_are_retried_until_delivered_and_every_attempt_is_logged(hub, t
 def test_always_failing_endpoint_dead_letters_then_redrive_delivers(hub, two_services):
     orders, billing = two_services
     hub.topic(orders["token"], "orders")
-    healthy = {"ok": False}
+    outage = Outage(b"down")
 
-    def endpoint(request):
-        if request.method == "GET":
-            return confirm_challenge(request)
-        return (204, b"", {}) if healthy["ok"] else (500, b"down", {})
-
-    with Subscriber(endpoint) as subscriber:
+    with Subscriber(outage) as subscriber:
         sub = push_subscribe(hub, billing["token"], ["orders"], subscriber.url, max_deliveries=3)
         get_bus().dispatcher.run_verifications()
         event_id = publish(hub, orders["token"], "orders")
@@ -163,7 +158,7 @@ def test_always_failing_endpoint_dead_letters_then_redrive_delivers(hub, two_ser
         [letter] = dead["dead_letters"]
         assert letter["id"] == event_id
         assert [a["status"] for a in letter["attempts"]] == [500, 500, 500]
-        healthy["ok"] = True
+        outage.recover()
         redriven = hub.call("POST", f"/subscriptions/{sub['id']}/dead-letters/redrive",
                             billing["token"], {})
         assert redriven.body == {"redriven": 1}
@@ -209,14 +204,9 @@ def test_breaker_pauses_a_failing_endpoint_and_nothing_is_dropped(hub, two_servi
     get_bus.cache_clear()
     orders, billing = two_services
     hub.topic(orders["token"], "orders")
-    healthy = {"ok": False}
+    outage = Outage()
 
-    def endpoint(request):
-        if request.method == "GET":
-            return confirm_challenge(request)
-        return (204, b"", {}) if healthy["ok"] else (500, b"", {})
-
-    with Subscriber(endpoint) as subscriber:
+    with Subscriber(outage) as subscriber:
         sub = push_subscribe(hub, billing["token"], ["orders"], subscriber.url,
                              max_deliveries=100)
         get_bus().dispatcher.run_verifications()
@@ -227,7 +217,7 @@ def test_breaker_pauses_a_failing_endpoint_and_nothing_is_dropped(hub, two_servi
         shown = status_of(hub, billing["token"], sub["id"])
         assert shown["status"] == "paused" and "circuit open" in shown["status_reason"]
         assert shown["backlog"]["visible"] + shown["backlog"]["in_flight_or_delayed"] == 5
-        healthy["ok"] = True
+        outage.recover()
         time.sleep(0.5)
         dispatch(rounds=200, pause=0.1)
         assert status_of(hub, billing["token"], sub["id"])["status"] == "active"

@@ -28,6 +28,22 @@ def confirm_challenge(request: Received):
     return 204, b"", {}
 
 
+class Outage:
+    """A behaviour: confirms challenges, answers deliveries 500 until ``recover()``."""
+
+    def __init__(self, body: bytes = b"") -> None:
+        self.body = body
+        self.healthy = False
+
+    def recover(self) -> None:
+        self.healthy = True
+
+    def __call__(self, request: Received):
+        if request.method == "GET":
+            return confirm_challenge(request)
+        return (204, b"", {}) if self.healthy else (500, self.body, {})
+
+
 class Subscriber:
     def __init__(self, behaviour=confirm_challenge) -> None:
         self.behaviour = behaviour
