@@ -182,12 +182,14 @@ class QueueStore(ABC):
             self._append(queue, batch)
 
     def lease(self, queue: str, max_items: int, visibility_timeout: float,
-              max_deliveries: int | None = None) -> list[Leased]:
+              max_deliveries: int | None = None, upto: str | None = None) -> list[Leased]:
         """Lease up to ``max_items`` visible items, in key order.
 
         Each leased item is invisible to everyone else until its visibility
         timeout passes or it is acked / nacked.  An item leased more than
         ``max_deliveries`` times is moved to the dead letters instead.
+        ``upto``: only items whose key is ``<= upto`` (a time-keyed queue such
+        as the schedule index reads just its due head, never the rest).
         """
         leased: list[Leased] = []
         for _ in range(self.MAX_CLAIM_ROUNDS):
@@ -196,7 +198,7 @@ class QueueStore(ABC):
                 break
             now = self.now_ms()
             until = now + int(visibility_timeout * 1000)
-            claimed = self._claim(queue, want, now, until)
+            claimed = self._claim(queue, want, now, until, upto)
             exhausted = [i for i in claimed
                          if max_deliveries is not None and i.deliveries > max_deliveries]
             if exhausted:
@@ -287,8 +289,10 @@ class QueueStore(ABC):
         """Store items as given (overwriting an item with the same key)."""
 
     @abstractmethod
-    def _claim(self, queue: str, limit: int, now: int, until: int) -> list[StoredItem]:
-        """Atomically lease up to ``limit`` items with ``visible_at <= now``.
+    def _claim(self, queue: str, limit: int, now: int, until: int,
+               upto: str | None = None) -> list[StoredItem]:
+        """Atomically lease up to ``limit`` items with ``visible_at <= now``
+        (and ``key <= upto`` when given).
 
         Items are taken in key order.  Each claimed item gets a fresh lease
         token (``new_lease()``), ``visible_at = until`` and ``deliveries + 1``;

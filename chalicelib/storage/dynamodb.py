@@ -348,7 +348,8 @@ class DynamoQueueStore(_Table, QueueStore):
 
     # ---- lease
 
-    def _claim(self, queue: str, limit: int, now: int, until: int) -> list[StoredItem]:
+    def _claim(self, queue: str, limit: int, now: int, until: int,
+               upto: str | None = None) -> list[StoredItem]:
         won: list[StoredItem] = []
         pool: list[StoredItem] = []    # visible candidates read but not tried yet
         resume: dict | None = None     # where the next read starts
@@ -359,7 +360,8 @@ class DynamoQueueStore(_Table, QueueStore):
             if need <= 0:
                 break
             if len(pool) < need and not drained and reads < self.MAX_CANDIDATE_READS:
-                found, resume = self._candidates(queue, need - len(pool), limit, now, resume)
+                found, resume = self._candidates(queue, need - len(pool), limit, now, resume,
+                                                 upto)
                 pool.extend(found)
                 drained, reads = resume is None, reads + 1
             if not pool:
@@ -386,8 +388,8 @@ class DynamoQueueStore(_Table, QueueStore):
         lost_at = self._contention.get(queue)
         return lost_at is not None and time.monotonic() - lost_at < self.CONTENTION_MEMORY
 
-    def _candidates(self, queue: str, want: int, limit: int, now: int,
-                    start: dict | None) -> tuple[list[StoredItem], dict | None]:
+    def _candidates(self, queue: str, want: int, limit: int, now: int, start: dict | None,
+                    upto: str | None = None) -> tuple[list[StoredItem], dict | None]:
         """Visible items in key order from ``start``: at least ``want`` unless
         the partition ends first.  Returns them and where the read stopped."""
         page_size = max(limit * 3, 25)
@@ -395,6 +397,10 @@ class DynamoQueueStore(_Table, QueueStore):
             KeyConditionExpression="#q = :q", FilterExpression="#vis <= :now",
             ExpressionAttributeNames=_names("#q", "#vis"),
             ExpressionAttributeValues={":q": _s(queue), ":now": _n(now)}, Limit=page_size)
+        if upto is not None:   # a time-keyed queue: read only the due head
+            params["KeyConditionExpression"] += " AND #key <= :upto"
+            params["ExpressionAttributeNames"]["#key"] = "key"
+            params["ExpressionAttributeValues"][":upto"] = _s(upto)
         if start:
             params["ExclusiveStartKey"] = start
         found: list[StoredItem] = []

@@ -113,14 +113,15 @@ class MemoryQueueStore(QueueStore):
             for item in copies:
                 q.put(item)
 
-    def _claim(self, queue: str, limit: int, now: int, until: int) -> list[StoredItem]:
+    def _claim(self, queue: str, limit: int, now: int, until: int,
+               upto: str | None = None) -> list[StoredItem]:
         claimed = []
         with self._lock:
             q = self._queues.get(queue)
             if q is None:
                 return []
             for key in q.keys:
-                if len(claimed) >= limit:
+                if len(claimed) >= limit or (upto is not None and key > upto):
                     break
                 item = q.items[key]
                 if item.visible_at > now:

@@ -323,8 +323,8 @@ if #invisible > 0 then bulk('ZADD', KEYS[3], scored); bulk('ZREM', KEYS[2], invi
 return 1
 """)
 
-# KEYS: items, ready, later, op.  ARGV: now, until, limit, lease, op ttl.
-# Returns key, record, key, record, ... in key order.
+# KEYS: items, ready, later, op.  ARGV: now, until, limit, lease, op ttl, highest key
+# ('+' or '[<key>').  Returns key, record, key, record, ... in key order.
 _CLAIM = _Script(_LUA_HELPERS + """
 local out = {}
 local done = redis.call('GET', KEYS[4])
@@ -339,7 +339,7 @@ if done then   -- a retry of a lease whose reply was lost: the same items again
   return out
 end
 promote(KEYS[2], KEYS[3], ARGV[1])
-local keys = redis.call('ZRANGEBYLEX', KEYS[2], '-', '+', 'LIMIT', 0, tonumber(ARGV[3]))
+local keys = redis.call('ZRANGEBYLEX', KEYS[2], '-', ARGV[6], 'LIMIT', 0, tonumber(ARGV[3]))
 if #keys == 0 then return out end
 local values = hmget(KEYS[1], keys)
 local records, scores = {}, {}
@@ -510,10 +510,11 @@ class RedisQueueStore(_OnRedis, QueueStore):
             return _APPEND(self.client, keys, args)
         self._call("push", push)
 
-    def _claim(self, queue: str, limit: int, now: int, until: int) -> list[StoredItem]:
+    def _claim(self, queue: str, limit: int, now: int, until: int,
+               upto: str | None = None) -> list[StoredItem]:
         lease = self.new_lease()   # one token per claim; a receipt is (key, token)
         keys = self._keys(queue) + [self._op_key(queue, lease)]
-        args = [now, until, limit, lease, OP_MEMORY_MS]
+        args = [now, until, limit, lease, OP_MEMORY_MS, "+" if upto is None else "[" + upto]
         reply = self._call("lease", lambda: _CLAIM(self.client, keys, args))
         return _pairs(reply)
 

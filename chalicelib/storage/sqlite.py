@@ -288,8 +288,10 @@ _INSERT_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 # The first `limit` visible keys, leased in the same statement.
 _CLAIM = ("UPDATE items SET lease = ?, visible_at = ?, deliveries = deliveries + 1 "
           "WHERE queue = ? AND key IN (SELECT key FROM items WHERE queue = ? "
-          "AND visible_at <= ? ORDER BY key LIMIT ?) RETURNING " + _COLUMNS)
+          "AND visible_at <= ? AND key <= ? ORDER BY key LIMIT ?) RETURNING " + _COLUMNS)
 # Ack / nack: one statement per lease token (the receipts of one lease share it).
+#: above every key (keys are ASCII): "no upper bound" for the claim's key range
+_KEY_MAX = "\U0010ffff"
 _DELETE = "DELETE FROM items WHERE queue = ? AND lease = ? AND key IN ({}) RETURNING key"
 _RELEASE = ("UPDATE items SET lease = NULL, visible_at = ? WHERE queue = ? AND lease = ? "
             "AND key IN ({}) RETURNING key")
@@ -341,10 +343,12 @@ class SqliteQueueStore(_OnDatabase, QueueStore):
                 c.execute(sql, params)
         self.db.run("push", work, transaction=len(statements) > 1)
 
-    def _claim(self, queue: str, limit: int, now: int, until: int) -> list[StoredItem]:
+    def _claim(self, queue: str, limit: int, now: int, until: int,
+               upto: str | None = None) -> list[StoredItem]:
         # One lease token per claim: a receipt is (key, token), so it still names one item.
         # One statement: SQLite takes the write lock before it reads the candidates.
-        params = (self.new_lease(), until, queue, queue, now, limit)
+        params = (self.new_lease(), until, queue, queue, now, _KEY_MAX if upto is None else upto,
+                  limit)
         rows = self.db.run("lease", lambda c: c.execute(_CLAIM, params).fetchall())
         rows.sort()   # RETURNING gives no order
         return [_item(row) for row in rows]

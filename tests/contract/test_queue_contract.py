@@ -140,6 +140,15 @@ def test_lease_skips_items_in_flight_at_the_head_of_the_queue(queues):
 
 # ------------------------------------------------------------------ ack / nack
 
+def test_lease_upto_takes_only_keys_at_or_below_the_bound(queues):
+    items = [StoredItem(key=f"{n:04d}.k", id=f"m{n}", payload="{}") for n in range(6)]
+    queues.push(Q, items)
+    assert ids(queues.lease(Q, 10, 30, upto="0002.k")) == ["m0", "m1", "m2"]
+    assert queues.lease(Q, 10, 30, upto="0002.~") == []
+    assert ids(queues.lease(Q, 10, 30, upto="0004.~")) == ["m3", "m4"]
+    assert ids(queues.lease(Q, 10, 30)) == ["m5"]
+
+
 def test_ack_removes_the_item(queues):
     queues.push(Q, [make_item("fifo", 1), make_item("fifo", 2)])
     leased = lease_one(queues)
