@@ -13,15 +13,20 @@ from chalicelib.config import Settings
 from chalicelib.delivery.callbacks import CallbackPolicy, parse_allow_list
 from chalicelib.errors import BusError
 from chalicelib.services.auth import Authenticator
+from chalicelib.delivery.webhook import WebhookClient
 from chalicelib.services.dispatcher import Dispatcher
+from chalicelib.services.events import Events
+from chalicelib.services.outcomes import Outcomes
 from chalicelib.services.publishing import Publisher
 from chalicelib.services.push import PushSubscriptions
 from chalicelib.services.queues import Queues
 from chalicelib.services.registry import ServiceRegistry
+from chalicelib.services.replies import Replies
 from chalicelib.services.routing import Routing
 from chalicelib.services.routing_table import RoutingTables
 from chalicelib.services.subscriptions import Subscriptions
 from chalicelib.services.topics import Topics
+from chalicelib.services.tracking import Tracking
 from chalicelib.storage import Storage, open_storage
 
 
@@ -38,6 +43,8 @@ class Bus:
     push: PushSubscriptions
     dispatcher: Dispatcher
     routing: Routing
+    events: Events
+    outcomes: Outcomes
 
     def health(self) -> tuple[bool, dict]:
         """Whether the storage backend answers, with a short report."""
@@ -83,8 +90,14 @@ def build_bus(settings: Settings, storage: Storage | None = None, clock=time.tim
     topics = Topics(docs, routes)
     routing = Routing(topics, routes, settings, clock=clock)
     policy = CallbackPolicy(parse_allow_list(settings.callback_allow))
+    client = WebhookClient(settings.delivery_connect_timeout, settings.delivery_read_timeout)
     push = PushSubscriptions(docs, queues, settings, policy, clock=clock)
-    subscriptions = Subscriptions(docs, queues, topics, settings, push, routes)
+    outcomes = Outcomes(docs, queues, settings, policy, client, clock=clock)
+    replies = Replies(docs, settings, clock=clock)
+    tracking = Tracking(docs, replies, outcomes)
+    subscriptions = Subscriptions(docs, queues, topics, settings, push, routes, tracking)
+    publisher = Publisher(docs, queues, topics, settings, routing, outcomes, policy, clock=clock,
+                          notify=lambda queue: push.on_enqueued(queue))
     return Bus(
         settings=settings,
         storage=storage,
@@ -92,12 +105,14 @@ def build_bus(settings: Settings, storage: Storage | None = None, clock=time.tim
         services=ServiceRegistry(docs, on_deregister=subscriptions.delete_for_service),
         topics=topics,
         subscriptions=subscriptions,
-        publisher=Publisher(docs, queues, topics, settings, routing, clock=clock,
-                            notify=lambda queue: push.on_enqueued(queue)),
+        publisher=publisher,
         queues=Queues(docs, queues, settings),
         push=push,
-        dispatcher=Dispatcher(docs, queues, subscriptions, push, settings, policy, clock=clock),
+        dispatcher=Dispatcher(docs, queues, subscriptions, push, settings, policy, tracking,
+                              client=client, clock=clock),
         routing=routing,
+        events=Events(publisher, replies, subscriptions, tracking, settings),
+        outcomes=outcomes,
     )
 
 

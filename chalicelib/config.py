@@ -61,6 +61,9 @@ class Settings:
     hub_lease_seconds: int = 10 * 24 * 3600
     queue_stream_arn: str | None = None   # the queue table's stream (AWS dispatcher trigger)
     on_lambda: bool = False               # running inside AWS Lambda (AWS_LAMBDA_FUNCTION_NAME)
+    sync_wait_seconds: int = 10           # how long a sync publish waits when it names no wait
+    max_sync_wait_seconds: int = 25       # API Gateway ends a request at 29 s
+    reply_seconds: int = 3600             # a sync request without a reply expires after this
     extra: dict = field(default_factory=dict)
 
     @property
@@ -99,4 +102,7 @@ class Settings:
             hub_lease_seconds=_int(env, "TLKS_HUB_LEASE_SECONDS", 10 * 24 * 3600),
             queue_stream_arn=env.get("TLKS_QUEUE_STREAM_ARN") or None,
             on_lambda=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
+            sync_wait_seconds=_int(env, "TLKS_SYNC_WAIT_SECONDS", 10),
+            max_sync_wait_seconds=_int(env, "TLKS_MAX_SYNC_WAIT_SECONDS", 25),
+            reply_seconds=_int(env, "TLKS_REPLY_SECONDS", 3600),
         )

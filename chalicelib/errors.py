@@ -110,6 +110,13 @@ class Unprocessable(BusError):
     title = "Request cannot be processed"
 
 
+class ResponderFailed(BusError):
+    """A synchronous event's responder failed (the event is kept: see its Location)."""
+    status = 502
+    code = "responder-failed"
+    title = "The responder failed"
+
+
 class StorageUnavailable(BusError):
     """The storage backend did not answer; the client may retry."""
 

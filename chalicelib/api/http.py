@@ -111,6 +111,10 @@ def base_url() -> str:
     return f"{scheme}://{host}{prefix}"
 
 
+def header(name: str) -> str | None:
+    return request().headers.get(name.lower())
+
+
 def query_str(name: str) -> str | None:
     return (request().query_params or {}).get(name)
 

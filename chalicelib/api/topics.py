@@ -1,7 +1,8 @@
-"""Routes: /topics, publishing (/topics/{name}/events, /events) and event status."""
+"""Routes: /topics, publishing (/topics/{name}/events, /events), event status and replies."""
 from chalice import Blueprint
 
-from chalicelib.api.http import body, bus, endpoint, principal, respond
+from chalicelib.api.http import (base_url, body, bus, endpoint, header, principal, query_int,
+                                 respond)
 
 bp = Blueprint(__name__)
 
@@ -34,16 +35,23 @@ def delete_topic(name):
 @bp.route("/topics/{name}/events", methods=["POST"])
 @endpoint
 def publish(name):
-    return respond(bus().publisher.publish(principal(), name, body()), 202)
+    return respond(*bus().events.publish(principal(), name, body(), base_url(), header("Prefer")))
 
 
 @bp.route("/events", methods=["POST"])
 @endpoint
 def multicast():
-    return respond(bus().publisher.multicast(principal(), body()), 202)
+    return respond(*bus().events.publish(principal(), None, body(), base_url(), header("Prefer")))
 
 
 @bp.route("/events/{event_id}", methods=["GET"])
 @endpoint
 def get_event(event_id):
-    return respond(bus().publisher.get(principal(), event_id))
+    wait = query_int("wait", 0, 0, bus().settings.max_sync_wait_seconds)
+    return respond(bus().events.get(principal(), event_id, wait))
+
+
+@bp.route("/events/{event_id}/reply", methods=["POST"])
+@endpoint
+def reply(event_id):
+    return respond(bus().events.reply(principal(), event_id, body()), 201)

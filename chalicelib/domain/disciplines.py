@@ -41,9 +41,18 @@ def next_seq(now: float | None = None) -> int:
     return seq
 
 
-def sort_key(discipline: str, seq: int, message_id: str, priority: int = 0) -> str:
-    """The storage sort key of a message under ``discipline``."""
+def sort_key(discipline: str, seq: int, message_id: str, priority: int = 0,
+             tracked: bool = False) -> str:
+    """The storage sort key of a message under ``discipline``.
+
+    ``tracked``: the key ends with ``.<message id>``, so whoever settles the
+    item by receipt (a receipt carries the key) learns which event it was
+    without reading anything (sync requests and result callbacks need that).
+    The order is unchanged: the sequence and the suffix come first.
+    """
     suffix = hashlib.blake2s(message_id.encode(), digest_size=6).hexdigest()
+    if tracked:
+        suffix = f"{suffix}.{message_id}"
     if discipline == "fifo":
         return f"{seq:0{_SEQ_DIGITS}d}.{suffix}"
     if discipline == "lifo":
@@ -51,3 +60,15 @@ def sort_key(discipline: str, seq: int, message_id: str, priority: int = 0) -> s
     if discipline == "priority":
         return f"{MAX_PRIORITY - priority}{seq:0{_SEQ_DIGITS}d}.{suffix}"
     raise ValueError(f"unknown discipline {discipline!r}")
+
+
+def tracked_id(key: str) -> str | None:
+    """The message id a ``tracked`` key carries, else None."""
+    parts = key.split(".", 2)
+    return parts[2] if len(parts) == 3 else None
+
+
+def time_key(at_ms: int, name: str) -> str:
+    """A key ordered by ``at_ms`` (epoch milliseconds) then ``name``: for
+    time-keyed queues read with ``lease(upto=time_key(now, "~"))``."""
+    return f"{at_ms:015d}.{name}"

@@ -22,8 +22,9 @@ CONTENT_TYPE = "application/cloudevents+json"
 
 
 def build(*, event_id: str, source: str, type_: str, data, topic: str | None, priority: int,
-          time: float, subject: str | None = None) -> dict:
-    """The envelope as a dict (JSON-ready)."""
+          time: float, subject: str | None = None, extensions: dict | None = None) -> dict:
+    """The envelope as a dict (JSON-ready).  ``extensions``: more CloudEvents
+    extension attributes (``replyto``, ``correlationid``, ``scheduleid`` ...)."""
     attributes = {
         "id": event_id,
         "source": source,
@@ -36,6 +37,7 @@ def build(*, event_id: str, source: str, type_: str, data, topic: str | None, pr
         attributes["topic"] = topic
     if subject is not None:
         attributes["subject"] = subject
+    attributes.update(extensions or {})
     try:
         event = CloudEvent(attributes, data)
         return json.loads(_FORMAT.write(event))

@@ -42,12 +42,18 @@ topic_create = {
     "additionalProperties": False,
 }
 
+CALLBACK = {"type": "string", "minLength": 8, "maxLength": 2048}
+SECRET = {"type": "string", "minLength": 1, "maxLength": 200}
+
 _EVENT_PROPERTIES = {
     "type": EVENT_TYPE,
     "data": {},
     "subject": {"type": "string", "maxLength": 1024},
     "priority": PRIORITY,
     "id": EVENT_ID,
+    "mode": {"enum": ["async", "sync"]},
+    "callback": CALLBACK,
+    "callback_secret": SECRET,
 }
 
 event = {
@@ -73,8 +79,6 @@ multicast = {
     "additionalProperties": False,
 }
 
-CALLBACK = {"type": "string", "minLength": 8, "maxLength": 2048}
-SECRET = {"type": "string", "minLength": 1, "maxLength": 200}
 LEASE_SECONDS = {"type": "integer", "minimum": 60, "maximum": 365 * 24 * 3600}
 
 subscription_create = {
@@ -89,6 +93,7 @@ subscription_create = {
         "secret": SECRET,
         "ordered": {"type": "boolean"},
         "lease_seconds": LEASE_SECONDS,
+        "responder": {"type": "boolean"},
     },
     "additionalProperties": False,
     "if": {"properties": {"mode": {"const": "push"}}, "required": ["mode"]},
@@ -187,5 +192,12 @@ routing_explain = {
         "topics": TOPICS,
     },
     "required": ["event"],
+    "additionalProperties": False,
+}
+
+reply = {
+    "type": "object",
+    "properties": {"type": EVENT_TYPE, "data": {}, "subject": {"type": "string", "maxLength": 1024}},
+    "required": ["data"],
     "additionalProperties": False,
 }

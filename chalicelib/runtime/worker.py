@@ -13,7 +13,6 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from chalicelib.services.push import VERIFY_QUEUE
 
 LOG = logging.getLogger("tlks.worker")
 
@@ -36,6 +35,7 @@ class LocalWorker:
 
     def run(self, stop: threading.Event) -> None:
         self.bus.push.on_enqueued = self.wake
+        self.bus.outcomes.notify = self.wake
         next_sweep = 0.0
         while not stop.is_set():
             self._event.wait(0.2)
@@ -45,7 +45,7 @@ class LocalWorker:
             try:
                 if time.monotonic() >= next_sweep:
                     next_sweep = time.monotonic() + self.sweep_seconds
-                    woken.add(VERIFY_QUEUE)
+                    woken.update(self.bus.dispatcher.jobs)
                     woken.update(s["queue"] for s in self.bus.dispatcher.push_subscriptions())
                 for queue in woken:
                     self._submit(queue)
@@ -62,14 +62,8 @@ class LocalWorker:
         self._pool.submit(self._drain, queue)
 
     def _drain(self, queue: str) -> None:
-        dispatcher = self.bus.dispatcher
         try:
-            if queue == VERIFY_QUEUE:
-                dispatcher.run_verifications()
-            elif queue.startswith("s."):
-                subscription = self.bus.subscriptions.load(queue[2:])
-                if subscription and subscription.get("mode") == "push":
-                    dispatcher.drain(subscription, time.monotonic() + 30)
+            self.bus.dispatcher.drain_queue(queue, time.monotonic() + 30)
         except Exception:  # noqa: BLE001
             LOG.exception("draining %s failed", queue)
         finally:

@@ -43,8 +43,10 @@ from chalicelib.delivery.webhook import Outcome, WebhookClient
 from chalicelib.domain.envelope import CONTENT_TYPE
 from chalicelib.domain.timeutil import iso
 from chalicelib.observability import logger
+from chalicelib.services.outcomes import RESULTS_QUEUE
 from chalicelib.services.push import VERIFY_QUEUE, PushSubscriptions, closed_breaker
 from chalicelib.services.subscriptions import SUBSCRIPTIONS, Subscriptions
+from chalicelib.services.tracking import Tracking
 from chalicelib.storage.base import AlreadyExists, DocumentStore, Leased, QueueStore
 
 LOCKS = "dispatch-lock"
@@ -55,8 +57,13 @@ MAX_PROBE_SECONDS = 3600.0
 class Dispatcher:
     def __init__(self, docs: DocumentStore, queues: QueueStore, subscriptions: Subscriptions,
                  push: PushSubscriptions, settings: Settings, policy: CallbackPolicy,
-                 client: WebhookClient | None = None, clock=time.time, window: int = 16) -> None:
+                 tracking: Tracking, client: WebhookClient | None = None, clock=time.time,
+                 window: int = 16) -> None:
         self.docs = docs
+        self.tracking = tracking
+        # queues of the bus's own jobs, drained like a push subscription's
+        self.jobs = {VERIFY_QUEUE: self.run_verifications,
+                     RESULTS_QUEUE: tracking.outcomes.run_results}
         self.queues = queues
         self.subscriptions = subscriptions
         self.push = push
@@ -80,7 +87,7 @@ class Dispatcher:
     def sweep(self, budget_seconds: float = 50.0) -> dict:
         """Deliver everything due on every push subscription, and run verifications."""
         deadline = time.monotonic() + budget_seconds
-        delivered = self.run_verifications()
+        delivered = sum(job() for job in self.jobs.values())
         for subscription in self.push_subscriptions():
             if time.monotonic() > deadline:
                 break
@@ -91,15 +98,19 @@ class Dispatcher:
         """The queue table's stream: drain each push queue that just got items."""
         queues = {r.get("dynamodb", {}).get("Keys", {}).get("queue", {}).get("S")
                   for r in records if r.get("eventName") in ("INSERT", "MODIFY")}
-        delivered = 0
-        for queue in sorted(q for q in queues if q):
-            if queue == VERIFY_QUEUE:
-                delivered += self.run_verifications()
-            elif queue.startswith("s.") and not queue.endswith("#dead"):
-                subscription = self.subscriptions.load(queue[2:])
-                if subscription and subscription.get("mode") == "push":
-                    delivered += self.drain(subscription, time.monotonic() + 50)
+        delivered = sum(self.drain_queue(queue, time.monotonic() + 50)
+                        for queue in sorted(q for q in queues if q))
         return {"delivered": delivered}
+
+    def drain_queue(self, queue: str, deadline: float) -> int:
+        """Whatever ``queue`` holds for the dispatcher: a job queue or a push subscription's."""
+        if queue in self.jobs:
+            return self.jobs[queue]()
+        if queue.startswith("s.") and not queue.endswith("#dead"):
+            subscription = self.subscriptions.load(queue[2:])
+            if subscription and subscription.get("mode") == "push":
+                return self.drain(subscription, deadline)
+        return 0
 
     def push_subscriptions(self) -> list[dict]:
         return [s for s in self.docs.list(SUBSCRIPTIONS) if s.get("mode") == "push"]
@@ -206,6 +217,8 @@ class Dispatcher:
         self._record(subscription, item, outcome)
         queue = subscription["queue"]
         if outcome.ok:
+            # the reply (sync) is kept before the ack: a crash in between re-delivers
+            self.tracking.safely(self.tracking.delivered, subscription, item.key, outcome.body)
             self.queues.ack(queue, [lease.receipt])
             self._breaker_success(subscription)
             return True
@@ -213,10 +226,17 @@ class Dispatcher:
             logger.info("callback answered 410 Gone: subscription removed",
                         extra={"subscription": subscription["id"]})
             self.subscriptions.remove(subscription)
+            self.tracking.safely(self.tracking.dead, subscription, item.key,
+                                 "the callback answered 410 Gone: subscription removed")
             return False
         self._breaker_failure(subscription)
+        failure = outcome.error or f"the callback answered {outcome.status}"
+        self.tracking.safely(self.tracking.attempt_failed, subscription, item.key, failure)
         if item.deliveries >= subscription["max_deliveries"]:
             self.queues.bury(queue, [lease])
+            self.tracking.safely(self.tracking.dead, subscription, item.key,
+                                 f"dead-lettered after {item.deliveries} attempts; "
+                                 f"last: {failure}")
             return False
         delay = None
         if outcome.status in (429, 503):

@@ -20,13 +20,22 @@ POLL_FIRST, POLL_MAX = 0.05, 1.0
 def lease_waiting(queues: QueueStore, queue: str, *, max_messages: int,
                   visibility_timeout: int, wait_seconds: int,
                   max_deliveries: int | None,
+                  on_dead: Callable[[list[Leased]], None] | None = None,
                   sleep: Callable[[float], None] = time.sleep,
                   monotonic: Callable[[], float] = time.monotonic) -> list[Leased]:
-    """Lease now; if nothing is visible, poll with backoff until ``wait_seconds`` pass."""
+    """Lease now; if nothing is visible, poll with backoff until ``wait_seconds`` pass.
+
+    ``on_dead``: told of the items moved to the dead letters on the way (the
+    store then leaves exhausted items to us, so we learn which ones they were).
+    """
     deadline = monotonic() + wait_seconds
     pause = POLL_FIRST
     while True:
-        leased = queues.lease(queue, max_messages, visibility_timeout, max_deliveries)
+        if on_dead is None:
+            leased = queues.lease(queue, max_messages, visibility_timeout, max_deliveries)
+        else:
+            leased = _lease_burying(queues, queue, max_messages, visibility_timeout,
+                                    max_deliveries, on_dead)
         remaining = deadline - monotonic()
         if leased or remaining <= 0:
             return leased
@@ -34,8 +43,24 @@ def lease_waiting(queues: QueueStore, queue: str, *, max_messages: int,
         pause = min(pause * 2, POLL_MAX)
 
 
+def _lease_burying(queues: QueueStore, queue: str, max_messages: int, visibility_timeout: int,
+                   max_deliveries: int | None, on_dead) -> list[Leased]:
+    leased: list[Leased] = []
+    for _ in range(QueueStore.MAX_CLAIM_ROUNDS):
+        taken = queues.lease(queue, max_messages - len(leased), visibility_timeout)
+        dead = [lease for lease in taken
+                if max_deliveries is not None and lease.item.deliveries > max_deliveries]
+        if dead:
+            queues.bury(queue, dead)
+            on_dead(dead)
+        leased += [lease for lease in taken if lease not in dead]
+        if not dead or len(leased) >= max_messages:
+            return leased
+    return leased
+
+
 def lease_request(queues: QueueStore, queue: str, body: object, settings: Settings,
-                  max_deliveries: int | None) -> list[Leased]:
+                  max_deliveries: int | None, on_dead=None) -> list[Leased]:
     """Validate a ``{max_messages, visibility_timeout, wait_seconds}`` body and lease."""
     body = validate("lease", body)
     return lease_waiting(
@@ -43,7 +68,7 @@ def lease_request(queues: QueueStore, queue: str, body: object, settings: Settin
         max_messages=body.get("max_messages", 1),
         visibility_timeout=body.get("visibility_timeout", settings.default_visibility_timeout),
         wait_seconds=min(body.get("wait_seconds", 0), settings.max_wait_seconds),
-        max_deliveries=max_deliveries)
+        max_deliveries=max_deliveries, on_dead=on_dead)
 
 
 def settled_view(settled: Settled, verb: str) -> dict:

@@ -27,8 +27,10 @@ from chalicelib.domain import disciplines, envelope
 from chalicelib.domain.routing import RoutingTable, check_depth
 from chalicelib.domain.timeutil import iso
 from chalicelib.domain.validation import validate
-from chalicelib.errors import Conflict, Forbidden, NotFound, PayloadTooLarge
+from chalicelib.delivery.callbacks import CallbackPolicy
+from chalicelib.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from chalicelib.services.auth import Principal
+from chalicelib.services.outcomes import Outcomes
 from chalicelib.services.routing import Routing
 from chalicelib.services.topics import TOPICS, Topics
 from chalicelib.storage.base import AlreadyExists, DocumentStore, QueueStore, StoredItem
@@ -39,9 +41,12 @@ MAX_RECORDED_ROUTES = 1000    # keeps an event record well inside DynamoDB's 400
 
 class Publisher:
     def __init__(self, docs: DocumentStore, queues: QueueStore, topics: Topics,
-                 settings: Settings, routing: Routing, clock=time.time,
+                 settings: Settings, routing: Routing, outcomes: Outcomes,
+                 policy: CallbackPolicy, clock=time.time,
                  notify: Callable[[str], None] = lambda queue: None) -> None:
         self.notify = notify          # told of each push queue that got an item
+        self.outcomes = outcomes
+        self.policy = policy
         self.docs = docs
         self.queues = queues
         self.topics = topics
@@ -49,35 +54,52 @@ class Publisher:
         self.settings = settings
         self.clock = clock
 
-    def publish(self, principal: Principal, topic_name: str, body: object) -> dict:
-        """``POST /topics/{name}/events``: one event, or ``{"events": [...]}``."""
+    def publish(self, principal: Principal, topic_name: str, body: object,
+                base_url: str = "", sync: bool = False) -> dict:
+        """``POST /topics/{name}/events``: one event, or ``{"events": [...]}``.
+
+        ``sync``: the producer will wait for a reply (``Prefer: wait``).  The
+        stored record is returned too (``record``), for the caller that waits.
+        """
         principal.require_service()
         batch = isinstance(body, dict) and "events" in body
         events = validate("event_batch", body)["events"] if batch else [validate("event", body)]
+        if batch and (sync or any(e.get("mode") == "sync" for e in events)):
+            raise ValidationFailed("synchronous events are published one at a time",
+                                   extra={"errors": [{"field": "events[].mode",
+                                                      "message": "sync is not allowed here"}]})
         topic = self._topic_for(principal, topic_name)
-        records = [self._prepare(principal, [topic], event) for event in events]
+        records = [self._prepare(principal, [topic], event, base_url, sync) for event in events]
         table = self.routing.table()
         results = [self._store(principal, [topic], record, table) for record in records]
         return {"events": results} if batch else results[0]
 
-    def multicast(self, principal: Principal, body: object) -> dict:
+    def multicast(self, principal: Principal, body: object, base_url: str = "",
+                  sync: bool = False) -> dict:
         """``POST /events``: one event to several topics, or to none (routed by content)."""
         principal.require_service()
         event = validate("multicast", body)
         topics = [self._topic_for(principal, name) for name in event.pop("topics", [])]
-        record = self._prepare(principal, topics, event)
+        record = self._prepare(principal, topics, event, base_url, sync)
         return self._store(principal, topics, record, self.routing.table())
 
-    def get(self, principal: Principal, event_id: str) -> dict:
+    def record(self, event_id: str) -> dict:
         record = self.docs.get(EVENTS, event_id)
         if record is None:
             raise NotFound(f"no event with id {event_id!r} (events are kept "
                            f"{self.settings.idempotency_seconds} s)", code="event-not-found")
+        return record
+
+    def get(self, principal: Principal, event_id: str) -> dict:
+        record = self.record(event_id)
+        self.check_reader(principal, record)
+        return event_view(record)
+
+    def check_reader(self, principal: Principal, record: dict) -> None:
         if not (principal.is_admin or principal.service_id == record["producer_id"]
                 or self._may_read(principal, record)):
             raise Forbidden("only the producer, a permitted subscriber or the admin may read "
                             "this event", code="not-your-event")
-        return event_view(record)
 
     def _may_read(self, principal: Principal, record: dict) -> bool:
         if not record["topics"]:      # routed by content only: open like a public topic
@@ -94,16 +116,25 @@ class Publisher:
         self.topics.check_publisher(principal, topic)
         return topic
 
-    def _prepare(self, principal: Principal, topics: list[dict], event: dict) -> dict:
+    def _prepare(self, principal: Principal, topics: list[dict], event: dict,
+                 base_url: str = "", sync: bool = False) -> dict:
         """The event record, checked, before anything is stored."""
         now = self.clock()
         check_depth(event["data"], "data")          # routing walks it
         event_id = event.get("id") or str(uuid.uuid4())
+        sync = sync or event.get("mode") == "sync"
+        if event.get("callback_secret") and not event.get("callback"):
+            raise ValidationFailed("callback_secret needs a callback", extra={"errors": [
+                {"field": "callback_secret", "message": "only with a callback"}]})
+        if event.get("callback"):
+            self.policy.check(event["callback"])
         env = envelope.build(event_id=event_id, source=principal.service_name,
                              type_=event["type"], data=event["data"],
                              topic=topics[0]["name"] if topics else None,
                              priority=event.get("priority", 0), time=now,
-                             subject=event.get("subject"))
+                             subject=event.get("subject"),
+                             extensions={"replyto": f"{base_url}/events/{event_id}/reply"}
+                             if sync else None)
         size = len(json.dumps(env, separators=(",", ":")).encode())
         if size > self.settings.max_payload_bytes:
             raise PayloadTooLarge(f"the event is {size} bytes as a CloudEvent; the limit is "
@@ -114,22 +145,47 @@ class Publisher:
                   "status": "pending", "seq": disciplines.next_seq(now),
                   "created_at": iso(now), "envelope": env,
                   "expires_at": int(now) + self.settings.idempotency_seconds}
+        if sync:
+            record["sync"] = True
+            record["reply_by"] = now + self.settings.reply_seconds
+        if event.get("callback"):
+            record["callback"] = event["callback"]
+            record["_callback_secret"] = event.get("callback_secret") or self.outcomes.new_secret()
+            record["_secret_generated"] = "callback_secret" not in event
         return record
 
     def _store(self, principal: Principal, topics: list[dict], record: dict,
                table: RoutingTable) -> dict:
+        plan = self.routing.plan(topics, record["envelope"], table)
+        if record.get("sync") and not any(r.subscription.get("responder") for r in plan.routes):
+            raise Conflict("a synchronous event needs a responder: no subscription flagged "
+                           "\"responder\": true receives it", code="no-responder")
+        secret = record.pop("_callback_secret", None)
+        generated = record.pop("_secret_generated", False)
+        self._record_routes(record, plan)
         event_id, expires = record["id"], record["expires_at"]
         try:
             self.docs.put(EVENTS, event_id, record, create_only=True, expires_at=expires)
         except AlreadyExists:
             record = self._existing(principal, event_id)
             if record["status"] != "pending":
-                return {"id": event_id, "status": record["status"], "duplicate": True}
-        record["subscriptions"] = self._fan_out(topics, record, table)
+                return self._accepted(record, duplicate=True)
+        if record.get("callback"):      # before the fan-out: no outcome can come first
+            self.outcomes.track(record, record["callback"], secret)
+        record["subscriptions"] = self._fan_out(record, plan)
         record["status"] = "accepted"
         record["accepted_at"] = iso(self.clock())
         self.docs.put(EVENTS, event_id, record, expires_at=expires)
-        return {"id": event_id, "status": "accepted"}
+        return self._accepted(record, callback_secret=secret if generated else None)
+
+    @staticmethod
+    def _accepted(record: dict, duplicate: bool = False, callback_secret=None) -> dict:
+        answer = {"id": record["id"], "status": record["status"]}
+        if duplicate:
+            answer["duplicate"] = True
+        if callback_secret:             # generated by the bus: the producer needs it
+            answer["callback_secret"] = callback_secret
+        return answer
 
     def _existing(self, principal: Principal, event_id: str) -> dict:
         record = self.docs.get(EVENTS, event_id)
@@ -140,29 +196,37 @@ class Publisher:
                            code="event-id-conflict")
         return record
 
-    def _fan_out(self, topics: list[dict], record: dict, table: RoutingTable) -> int:
-        """One queue item per routed subscription; the routes go into the record."""
+    def _fan_out(self, record: dict, plan) -> int:
+        """One queue item per routed subscription."""
         env = record["envelope"]
         priority = env.get("priority", 0)
+        tracked = bool(record.get("sync") or record.get("callback"))
         enqueued_ms = int(self.clock() * 1000)
-        plan = self.routing.plan(topics, env, table)
         payloads: dict[str | None, str] = {}
         for route in plan.routes:
             sub = route.subscription
             if route.topic not in payloads:   # as delivered through that topic (or none)
                 delivered = env if route.topic is None else envelope.for_topic(env, route.topic)
                 payloads[route.topic] = json.dumps(delivered, separators=(",", ":"))
-            key = disciplines.sort_key(sub["discipline"], record["seq"], record["id"], priority)
+            key = disciplines.sort_key(sub["discipline"], record["seq"], record["id"], priority,
+                                       tracked=tracked)
             self.queues.push(sub["queue"], [StoredItem(
                 key=key, id=record["id"], payload=payloads[route.topic], priority=priority,
                 enqueued_at=enqueued_ms, visible_at=enqueued_ms)])
             if sub.get("mode") == "push":
                 self.notify(sub["queue"])
+        return len(plan.routes)
+
+    @staticmethod
+    def _record_routes(record: dict, plan) -> None:
+        """The routes taken go into the record (capped: DynamoDB's item limit)."""
         record["routes"] = [route.record() for route in plan.routes[:MAX_RECORDED_ROUTES]]
         if len(plan.routes) > MAX_RECORDED_ROUTES:
             record["routes_not_recorded"] = len(plan.routes) - MAX_RECORDED_ROUTES
+        responders = [r.subscription["id"] for r in plan.routes if r.subscription.get("responder")]
+        if responders:
+            record["responders"] = responders
         record["derived_topics"] = plan.derived_topics
-        return len(plan.routes)
 
 
 def event_view(record: dict) -> dict:

@@ -112,4 +112,6 @@ def fan_out_entry(subscription: dict) -> dict:
     entry["mode"] = subscription.get("mode", "pull")
     if subscription.get("filter") is not None:
         entry["filtered"] = True
+    if subscription.get("responder"):
+        entry["responder"] = True
     return entry

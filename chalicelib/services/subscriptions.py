@@ -23,7 +23,8 @@ from chalicelib.services.leasing import lease_request, message_view, settled_vie
 from chalicelib.services.push import PushSubscriptions, public_view
 from chalicelib.services.routing_table import RoutingTables
 from chalicelib.services.topics import Topics
-from chalicelib.storage.base import DocumentStore, QueueStore
+from chalicelib.services.tracking import Tracking
+from chalicelib.storage.base import DocumentStore, Leased, QueueStore, decode_receipt
 
 SUBSCRIPTIONS = "subscription"
 
@@ -34,13 +35,15 @@ def subscription_queue(subscription_id: str) -> str:
 
 class Subscriptions:
     def __init__(self, docs: DocumentStore, queues: QueueStore, topics: Topics,
-                 settings: Settings, push: PushSubscriptions, routes: RoutingTables) -> None:
+                 settings: Settings, push: PushSubscriptions, routes: RoutingTables,
+                 tracking: Tracking | None = None) -> None:
         self.docs = docs
         self.queues = queues
         self.topics = topics
         self.settings = settings
         self.push = push
         self.routes = routes
+        self.tracking = tracking
 
     def create(self, principal: Principal, body: dict, base_url: str = "") -> dict:
         """Pull subscriptions are ready at once; push ones start ``pending``."""
@@ -66,6 +69,7 @@ class Subscriptions:
             "mode": body.get("mode", "pull"),
             "discipline": discipline,
             "max_deliveries": body.get("max_deliveries", self.settings.default_max_deliveries),
+            "responder": bool(body.get("responder", False)),
             "queue": subscription_queue(sub_id),
             "created_at": iso_now(),
             **push_fields,
@@ -116,8 +120,17 @@ class Subscriptions:
         if subscription["mode"] != "pull":
             raise Conflict("this is a push subscription: the bus delivers its events to "
                            "the callback", code="not-a-pull-subscription")
+        tracking = self.tracking
+
+        def buried(dead: list[Leased]) -> None:
+            for lease in dead:
+                tracking.safely(tracking.dead, subscription, lease.item.key,
+                                f"dead-lettered after {lease.item.deliveries - 1} deliveries")
         leased = lease_request(self.queues, subscription["queue"], body, self.settings,
-                               subscription["max_deliveries"])
+                               subscription["max_deliveries"],
+                               on_dead=buried if tracking else None)
+        if tracking and leased:
+            tracking.safely(tracking.leased, subscription, [lease.item.key for lease in leased])
         return {"messages": [{"receipt": lease.receipt,
                               "delivery_count": lease.item.deliveries,
                               "event": json.loads(lease.item.payload)} for lease in leased]}
@@ -125,7 +138,12 @@ class Subscriptions:
     def ack(self, principal: Principal, sub_id: str, body: dict) -> dict:
         subscription = self._owned(principal, sub_id, owner_only=True)
         body = validate("ack", body)
-        return settled_view(self.queues.ack(subscription["queue"], body["receipts"]), "acked")
+        settled = self.queues.ack(subscription["queue"], body["receipts"])
+        if self.tracking:
+            for receipt in settled.done:
+                self.tracking.safely(self.tracking.delivered, subscription,
+                                     decode_receipt(receipt).key, None)
+        return settled_view(settled, "acked")
 
     def nack(self, principal: Principal, sub_id: str, body: dict) -> dict:
         subscription = self._owned(principal, sub_id, owner_only=True)
