@@ -24,6 +24,7 @@ from chalicelib.services.registry import ServiceRegistry
 from chalicelib.services.replies import Replies
 from chalicelib.services.routing import Routing
 from chalicelib.services.routing_table import RoutingTables
+from chalicelib.services.schedules import Schedules
 from chalicelib.services.subscriptions import Subscriptions
 from chalicelib.services.topics import Topics
 from chalicelib.services.tracking import Tracking
@@ -45,6 +46,7 @@ class Bus:
     routing: Routing
     events: Events
     outcomes: Outcomes
+    schedules: Schedules
 
     def health(self) -> tuple[bool, dict]:
         """Whether the storage backend answers, with a short report."""
@@ -66,7 +68,7 @@ class Bus:
         probes and pending verifications are driven from here on AWS (the
         stream only fires on writes).
         """
-        return {"ran_at": time.time(), **self.dispatcher.sweep()}
+        return {"ran_at": time.time(), **self.schedules.fire_due(), **self.dispatcher.sweep()}
 
 
 def admin_token_source(settings: Settings):
@@ -98,6 +100,7 @@ def build_bus(settings: Settings, storage: Storage | None = None, clock=time.tim
     subscriptions = Subscriptions(docs, queues, topics, settings, push, routes, tracking)
     publisher = Publisher(docs, queues, topics, settings, routing, outcomes, policy, clock=clock,
                           notify=lambda queue: push.on_enqueued(queue))
+    plain_queues = Queues(docs, queues, settings)
     return Bus(
         settings=settings,
         storage=storage,
@@ -106,13 +109,14 @@ def build_bus(settings: Settings, storage: Storage | None = None, clock=time.tim
         topics=topics,
         subscriptions=subscriptions,
         publisher=publisher,
-        queues=Queues(docs, queues, settings),
+        queues=plain_queues,
         push=push,
         dispatcher=Dispatcher(docs, queues, subscriptions, push, settings, policy, tracking,
                               client=client, clock=clock),
         routing=routing,
         events=Events(publisher, replies, subscriptions, tracking, settings),
         outcomes=outcomes,
+        schedules=Schedules(docs, queues, publisher, plain_queues, topics, settings, clock=clock),
     )
 
 

@@ -201,3 +201,33 @@ reply = {
     "required": ["data"],
     "additionalProperties": False,
 }
+
+SCHEDULE_TARGET = {
+    "type": "object",
+    "properties": {"topic": NAME, "type": EVENT_TYPE, "data": {},
+                   "subject": {"type": "string", "maxLength": 1024},
+                   "queue": NAME, "body": {}, "priority": PRIORITY},
+    "additionalProperties": False,
+}
+_SCHEDULE_PROPERTIES = {
+    "expression": {"type": "string", "minLength": 1, "maxLength": 256},
+    "timezone": {"type": "string", "minLength": 1, "maxLength": 64},
+    "description": DESCRIPTION,
+    "target": SCHEDULE_TARGET,
+    "missed": {"enum": ["fire-once", "skip"]},
+    "state": {"enum": ["enabled", "paused"]},
+}
+
+schedule_create = {
+    "type": "object",
+    "properties": {"name": NAME, **_SCHEDULE_PROPERTIES},
+    "required": ["name", "expression", "target"],
+    "additionalProperties": False,
+}
+
+schedule_patch = {
+    "type": "object",
+    "properties": _SCHEDULE_PROPERTIES,
+    "minProperties": 1,
+    "additionalProperties": False,
+}

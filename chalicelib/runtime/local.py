@@ -71,7 +71,11 @@ def background_loops(env: MutableMapping[str, str]) -> list[Loop]:
     tick_seconds = float(env.get("TLKS_TICK_SECONDS") or 60)
     if tick_seconds <= 0:
         raise StartupError(f"TLKS_TICK_SECONDS must be positive, got {tick_seconds}")
-    return [Loop("ticker", tick_seconds, lambda: get_bus().tick())]
+    # Schedules fire to the second locally (AWS: to the minute, the tick's rate); their
+    # tick reads only the due fire jobs, so a second is cheap.
+    schedule_seconds = min(tick_seconds, 1.0)
+    return [Loop("ticker", tick_seconds, lambda: get_bus().tick()),
+            Loop("schedules", schedule_seconds, lambda: get_bus().schedules.fire_due())]
 
 
 def start_worker(stop: threading.Event) -> None:

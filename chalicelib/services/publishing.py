@@ -83,6 +83,15 @@ class Publisher:
         record = self._prepare(principal, topics, event, base_url, sync)
         return self._store(principal, topics, record, self.routing.table())
 
+    def publish_as(self, principal: Principal, topic_name: str, event: dict,
+                   extensions: dict) -> dict:
+        """An event the bus publishes on someone's behalf (a schedule's owner, or the
+        bus itself on ``bus.*``), with extra envelope attributes; checked like any."""
+        event = validate("event", event)
+        topic = self._topic_for(principal, topic_name)
+        record = self._prepare(principal, [topic], event, extensions=extensions)
+        return self._store(principal, [topic], record, self.routing.table())
+
     def record(self, event_id: str) -> dict:
         record = self.docs.get(EVENTS, event_id)
         if record is None:
@@ -117,7 +126,7 @@ class Publisher:
         return topic
 
     def _prepare(self, principal: Principal, topics: list[dict], event: dict,
-                 base_url: str = "", sync: bool = False) -> dict:
+                 base_url: str = "", sync: bool = False, extensions: dict | None = None) -> dict:
         """The event record, checked, before anything is stored."""
         now = self.clock()
         check_depth(event["data"], "data")          # routing walks it
@@ -133,8 +142,9 @@ class Publisher:
                              topic=topics[0]["name"] if topics else None,
                              priority=event.get("priority", 0), time=now,
                              subject=event.get("subject"),
-                             extensions={"replyto": f"{base_url}/events/{event_id}/reply"}
-                             if sync else None)
+                             extensions={**(extensions or {}), **(
+                                 {"replyto": f"{base_url}/events/{event_id}/reply"}
+                                 if sync else {})})
         size = len(json.dumps(env, separators=(",", ":")).encode())
         if size > self.settings.max_payload_bytes:
             raise PayloadTooLarge(f"the event is {size} bytes as a CloudEvent; the limit is "

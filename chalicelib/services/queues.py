@@ -74,14 +74,28 @@ class Queues:
         ids = [item.id for item in items]
         return {"ids": ids} if batch else {"id": ids[0]}
 
-    def _item(self, queue: dict, message: dict, now: float) -> StoredItem:
+    def push_once(self, principal: Principal, name: str, message: dict, message_id: str,
+                  at: float) -> dict:
+        """One message whose id and key depend only on ``message_id`` and ``at``: pushing
+        it again (a retried schedule fire) replaces it instead of adding a copy."""
+        principal.require_service()
+        message = validate("queue_message", message)
+        queue = self.load(name)
+        item = self._item(queue, message, at, message_id=message_id,
+                          seq=int(at * 1_000_000) * 1000)
+        self.queues.push(queue_key(name), [item])
+        return {"id": item.id}
+
+    def _item(self, queue: dict, message: dict, now: float, message_id: str | None = None,
+              seq: int | None = None) -> StoredItem:
         payload = json.dumps(message["body"], separators=(",", ":"))
         if len(payload.encode()) > self.settings.max_payload_bytes:
             raise PayloadTooLarge(f"a message body may be at most "
                                   f"{self.settings.max_payload_bytes} bytes of JSON")
-        message_id = "msg_" + secrets.token_hex(10)
+        message_id = message_id or "msg_" + secrets.token_hex(10)
         priority = message.get("priority", 0)
-        key = disciplines.sort_key(queue["discipline"], disciplines.next_seq(now),
+        key = disciplines.sort_key(queue["discipline"],
+                                   disciplines.next_seq(now) if seq is None else seq,
                                    message_id, priority)
         delay_ms = message.get("delay_seconds", 0) * 1000
         now_ms = int(now * 1000)
