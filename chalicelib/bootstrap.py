@@ -26,6 +26,7 @@ from chalicelib.services.routing import Routing
 from chalicelib.services.routing_table import RoutingTables
 from chalicelib.services.schedules import Schedules
 from chalicelib.services.subscriptions import Subscriptions
+from chalicelib.services.system_events import SystemEvents
 from chalicelib.services.topics import Topics
 from chalicelib.services.tracking import Tracking
 from chalicelib.storage import Storage, open_storage
@@ -101,7 +102,7 @@ def build_bus(settings: Settings, storage: Storage | None = None, clock=time.tim
     publisher = Publisher(docs, queues, topics, settings, routing, outcomes, policy, clock=clock,
                           notify=lambda queue: push.on_enqueued(queue))
     plain_queues = Queues(docs, queues, settings)
-    return Bus(
+    bus = Bus(
         settings=settings,
         storage=storage,
         auth=Authenticator(docs, admin_token_source(settings)),
@@ -118,6 +119,18 @@ def build_bus(settings: Settings, storage: Storage | None = None, clock=time.tim
         outcomes=outcomes,
         schedules=Schedules(docs, queues, publisher, plain_queues, topics, settings, clock=clock),
     )
+    observe(bus, SystemEvents(publisher, topics))
+    return bus
+
+
+def observe(bus: Bus, system: SystemEvents) -> None:
+    """The bus publishes its own changes on ``bus.*`` topics (system_events.py)."""
+    bus.services.on_change = system.service
+    bus.topics.on_change = system.topic
+    bus.subscriptions.on_change = system.subscription
+    bus.push.on_change = system.subscription
+    bus.dispatcher.system = system
+    bus.schedules.on_fired = system.schedule_fired
 
 
 @functools.lru_cache(maxsize=1)

@@ -32,7 +32,7 @@ import json
 import secrets
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 from urllib.parse import urlencode
 
 from chalicelib.config import Settings
@@ -47,6 +47,9 @@ from chalicelib.services.outcomes import RESULTS_QUEUE
 from chalicelib.services.push import VERIFY_QUEUE, PushSubscriptions, closed_breaker
 from chalicelib.services.subscriptions import SUBSCRIPTIONS, Subscriptions
 from chalicelib.services.tracking import Tracking
+
+if TYPE_CHECKING:
+    from chalicelib.services.system_events import SystemEvents
 from chalicelib.storage.base import AlreadyExists, DocumentStore, Leased, QueueStore
 
 LOCKS = "dispatch-lock"
@@ -61,6 +64,7 @@ class Dispatcher:
                  window: int = 16) -> None:
         self.docs = docs
         self.tracking = tracking
+        self.system: SystemEvents | None = None      # told of failures and dead letters
         # queues of the bus's own jobs, drained like a push subscription's
         self.jobs = {VERIFY_QUEUE: self.run_verifications,
                      RESULTS_QUEUE: tracking.outcomes.run_results}
@@ -231,12 +235,19 @@ class Dispatcher:
             return False
         self._breaker_failure(subscription)
         failure = outcome.error or f"the callback answered {outcome.status}"
+        if self.system:
+            self.system.delivery_failed(subscription, envelope.get("topic"), {
+                "event_id": item.id, "attempt": item.deliveries, "status": outcome.status,
+                "error": failure})
         self.tracking.safely(self.tracking.attempt_failed, subscription, item.key, failure)
         if item.deliveries >= subscription["max_deliveries"]:
             self.queues.bury(queue, [lease])
             self.tracking.safely(self.tracking.dead, subscription, item.key,
                                  f"dead-lettered after {item.deliveries} attempts; "
                                  f"last: {failure}")
+            if self.system:
+                self.system.dead_lettered(subscription, envelope.get("topic"), item.id,
+                                          f"{item.deliveries} attempts; last: {failure}")
             return False
         delay = None
         if outcome.status in (429, 503):

@@ -45,6 +45,7 @@ class PushSubscriptions:
         self.policy = policy
         self.clock = clock
         self.on_enqueued = lambda queue: None      # the local worker's wake-up hook
+        self.on_change = lambda verb, subscription: None   # system events
 
     def push_fields(self, body: dict, topics: list[dict], base_url: str) -> dict:
         """Validate the push options of a subscription request; the fields to store."""
@@ -130,9 +131,11 @@ class PushSubscriptions:
     def activate(self, subscription: dict) -> dict:
         lease = subscription.get("lease_seconds")
         expires = self.clock() + lease if lease else None
-        return self.mark(subscription, "active", "the callback confirmed the subscription",
-                         expires_at=iso(expires) if expires else None,
-                         expires_epoch=expires)
+        activated = self.mark(subscription, "active", "the callback confirmed the subscription",
+                              expires_at=iso(expires) if expires else None,
+                              expires_epoch=expires)
+        self.on_change("activated", activated)
+        return activated
 
     def pause(self, subscription: dict, reason: str) -> dict:
         """Paused by hand: no breaker probes, nothing sent until ``resume``."""

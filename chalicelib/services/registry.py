@@ -28,6 +28,7 @@ class ServiceRegistry:
                  on_deregister: Callable[[dict], None] = lambda service: None) -> None:
         self.docs = docs
         self.on_deregister = on_deregister
+        self.on_change: Callable[[str, dict], None] = lambda verb, service: None
 
     def register(self, principal: Principal, body: dict) -> dict:
         principal.require_admin()
@@ -43,6 +44,7 @@ class ServiceRegistry:
         self.docs.put(SERVICES, service_id, service)
         self.docs.put(TOKENS, service["token_hash"],
                       {"service_id": service_id, "service_name": name})
+        self.on_change("registered", service)
         return {**public_view(service), "token": token}
 
     def _reserve_name(self, name: str, service_id: str) -> None:
@@ -78,6 +80,7 @@ class ServiceRegistry:
         self.on_deregister(service)
         self.docs.delete(SERVICES, service_id)
         self.docs.delete(SERVICE_NAMES, service["name"])
+        self.on_change("deregistered", service)
 
     def rotate_token(self, principal: Principal, service_id: str) -> dict:
         self._require_self_or_admin(principal, service_id)

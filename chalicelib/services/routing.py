@@ -29,7 +29,7 @@ from chalicelib.domain.validation import validate
 from chalicelib.errors import PayloadTooLarge
 from chalicelib.services.auth import Principal
 from chalicelib.services.routing_table import RoutingTables
-from chalicelib.services.topics import Topics
+from chalicelib.services.topics import SYSTEM_PREFIX, Topics
 
 if TYPE_CHECKING:
     from chalicelib.domain.patterns import CompiledPattern
@@ -84,6 +84,11 @@ class Routing:
         for name in names:            # access was checked when they subscribed
             for entry in self.topics.subscribers(name):
                 offer(entry, "topic", name, check_access=False)
+        # system events (bus.*) reach only their topic's subscribers: content routing
+        # is for the services' own events
+        if any(name.startswith(SYSTEM_PREFIX) for name in names):
+            derived, matched = [], set()
+            plan.derived_topics = []
         for name in derived:
             for entry in self.topics.subscribers(name):
                 offer(entry, "derived-topic", name, check_access=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from typing import Callable
 
 from chalicelib.config import Settings
 from chalicelib.domain.routing import compile_pattern
@@ -44,6 +45,7 @@ class Subscriptions:
         self.push = push
         self.routes = routes
         self.tracking = tracking
+        self.on_change: Callable[[str, dict], None] = lambda verb, subscription: None
 
     def create(self, principal: Principal, body: dict, base_url: str = "") -> dict:
         """Pull subscriptions are ready at once; push ones start ``pending``."""
@@ -83,6 +85,8 @@ class Subscriptions:
             self.routes.add_subscription(subscription)
         if subscription["mode"] == "push":
             self.push.request_verification(subscription, "subscribe")
+        else:
+            self.on_change("activated", subscription)
         return public_view(subscription)
 
     def list(self, principal: Principal) -> list[dict]:
@@ -108,6 +112,7 @@ class Subscriptions:
         self.unroute(subscription)
         self.docs.delete(SUBSCRIPTIONS, subscription["id"])
         self.queues.drop(subscription["queue"])
+        self.on_change("removed", subscription)
 
     def unroute(self, subscription: dict) -> None:
         """Stop routing events to a subscription: its topics' indexes and its filter."""

@@ -10,6 +10,8 @@ publishes to it directly.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from chalicelib.domain.routing import compile_pattern
 from chalicelib.domain.timeutil import iso_now
 from chalicelib.domain.validation import validate
@@ -17,6 +19,9 @@ from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from chalicelib.services.auth import Principal
 from chalicelib.services.routing_table import RoutingTables, fan_out_entry
 from chalicelib.storage.base import AlreadyExists, DocumentStore
+
+#: names of the bus's own topics (system events, services/system_events.py)
+SYSTEM_PREFIX = "bus."
 
 TOPICS = "topic"
 
@@ -29,10 +34,14 @@ class Topics:
     def __init__(self, docs: DocumentStore, routes: RoutingTables) -> None:
         self.docs = docs
         self.routes = routes
+        self.on_change: Callable[[str, dict], None] = lambda verb, topic: None
 
     def create(self, principal: Principal, body: dict) -> dict:
         principal.require_service()
         body = validate("topic_create", body)
+        if body["name"].startswith(SYSTEM_PREFIX):
+            raise Forbidden(f"topic names starting with {SYSTEM_PREFIX!r} are the bus's own "
+                            f"(system events); choose another name", code="reserved-topic")
         pattern = None
         if "pattern" in body:
             if "publishers" in body:
@@ -58,6 +67,7 @@ class Topics:
             raise Conflict(f"topic {topic['name']!r} already exists", code="topic-exists") from None
         if pattern is not None:
             self.routes.add_derived_topic(topic)
+        self.on_change("created", topic)
         return topic
 
     def list(self, principal: Principal) -> list[dict]:
@@ -77,6 +87,7 @@ class Topics:
         for entry in self.docs.list(index):
             self.docs.delete(index, entry["id"])
         self.docs.delete(TOPICS, name)
+        self.on_change("deleted", topic)
 
     def load(self, name: str) -> dict:
         topic = self.docs.get(TOPICS, name)
