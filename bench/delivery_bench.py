@@ -63,7 +63,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def run_bus(url: str, events: int) -> dict:
+def run_bus(url: str, events: int, with_ids: bool = False) -> dict:
     session = requests.Session()
     admin = {"Authorization": f"Bearer {ADMIN}"}
     producer = session.post(f"{url}/services", json={"name": "bench-producer"}, headers=admin,
@@ -72,14 +72,14 @@ def run_bus(url: str, events: int) -> dict:
                             timeout=30).json()["token"]
     p_auth, c_auth = ({"Authorization": f"Bearer {t}"} for t in (producer, consumer))
     session.post(f"{url}/topics", json={"name": "bench"}, headers=p_auth, timeout=30)
-    arrived: dict[str, float] = {}
+    arrived: dict[int, float] = {}
     lock = threading.Lock()
 
     def webhook(request):
         if request.method == "GET":
             return confirm_challenge(request)
         with lock:
-            arrived[json.loads(request.body)["id"]] = time.perf_counter()
+            arrived[json.loads(request.body)["data"]["n"]] = time.perf_counter()
         return 204, b"", {}
 
     with Subscriber(webhook) as subscriber:
@@ -89,13 +89,17 @@ def run_bus(url: str, events: int) -> dict:
         while session.get(f"{url}/subscriptions/{sub['id']}", headers=c_auth,
                           timeout=30).json()["status"] != "active":
             time.sleep(0.05)
-        sent: dict[str, float] = {}
+        sent: dict[int, float] = {}
         started = time.perf_counter()
         for n in range(events):
-            event_id = f"bench-{n}"
-            sent[event_id] = time.perf_counter()
+            # no "id": most producers let the bus choose it (a producer-chosen id buys
+            # idempotent retries for one more write; --with-ids measures that)
+            event = {"type": "bench", "data": {"n": n}}
+            if with_ids:
+                event["id"] = f"bench-{n}"
+            sent[n] = time.perf_counter()
             reply = session.post(f"{url}/topics/bench/events", headers=p_auth, timeout=30,
-                                 json={"id": event_id, "type": "bench", "data": {"n": n}})
+                                 json=event)
             assert reply.status_code == 202, reply.text
         deadline = time.time() + 120
         while len(arrived) < events and time.time() < deadline:
@@ -152,6 +156,8 @@ def raw_storage_seconds(storage: str, aws_port: int | None, samples: int = 200) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=300)
+    parser.add_argument("--with-ids", action="store_true",
+                        help="publish with producer-chosen event ids (idempotent publishing)")
     args = parser.parse_args()
     rtt = http_round_trip_seconds()
     print(f"loopback HTTP round trip: {rtt * 1000:.2f} ms")
@@ -161,7 +167,7 @@ def main() -> None:
             aws_port = free_port() if storage == "dynamodb" else None
             proc, url = start_server(storage, Path(tmp) / f"{storage}.log", aws_port)
             try:
-                result = run_bus(url, args.events)
+                result = run_bus(url, args.events, args.with_ids)
                 floor = 1 / (2 * rtt + raw_storage_seconds(storage, aws_port))
             finally:
                 proc.terminate()

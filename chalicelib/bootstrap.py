@@ -12,8 +12,11 @@ from dataclasses import dataclass
 from chalicelib.config import Settings
 from chalicelib.delivery.callbacks import CallbackPolicy, parse_allow_list
 from chalicelib.errors import BusError
+from chalicelib.observability import metrics
 from chalicelib.services.auth import Authenticator
 from chalicelib.delivery.webhook import WebhookClient
+from chalicelib.middleware import build_pipeline
+from chalicelib.middleware.log_rules import LogRules, RuleLogging
 from chalicelib.services.dispatcher import Dispatcher
 from chalicelib.services.events import Events
 from chalicelib.services.outcomes import Outcomes
@@ -48,6 +51,7 @@ class Bus:
     events: Events
     outcomes: Outcomes
     schedules: Schedules
+    log_rules: LogRules
 
     def health(self) -> tuple[bool, dict]:
         """Whether the storage backend answers, with a short report."""
@@ -69,7 +73,10 @@ class Bus:
         probes and pending verifications are driven from here on AWS (the
         stream only fires on writes).
         """
-        return {"ran_at": time.time(), **self.schedules.fire_due(), **self.dispatcher.sweep()}
+        try:
+            return {"ran_at": time.time(), **self.schedules.fire_due(), **self.dispatcher.sweep()}
+        finally:
+            metrics.flush()
 
 
 def admin_token_source(settings: Settings):
@@ -89,23 +96,27 @@ def admin_token_source(settings: Settings):
 def build_bus(settings: Settings, storage: Storage | None = None, clock=time.time) -> Bus:
     storage = storage or open_storage(settings, clock=clock)
     docs, queues = storage.docs, storage.queues
-    routes = RoutingTables(docs)     # the compiled routing table lives as long as the Bus
-    topics = Topics(docs, routes)
+    # the compiled routing table lives as long as the Bus; caching.py says what is cached
+    routes = RoutingTables(docs, recheck_seconds=settings.cache_seconds / 5)
+    topics = Topics(docs, routes, settings.cache_seconds)
     routing = Routing(topics, routes, settings, clock=clock)
     policy = CallbackPolicy(parse_allow_list(settings.callback_allow))
     client = WebhookClient(settings.delivery_connect_timeout, settings.delivery_read_timeout)
+    pipeline = build_pipeline(settings, docs)
     push = PushSubscriptions(docs, queues, settings, policy, clock=clock)
     outcomes = Outcomes(docs, queues, settings, policy, client, clock=clock)
     replies = Replies(docs, settings, clock=clock)
     tracking = Tracking(docs, replies, outcomes)
-    subscriptions = Subscriptions(docs, queues, topics, settings, push, routes, tracking)
-    publisher = Publisher(docs, queues, topics, settings, routing, outcomes, policy, clock=clock,
-                          notify=lambda queue: push.on_enqueued(queue))
+    subscriptions = Subscriptions(docs, queues, topics, settings, push, routes, tracking,
+                                  pipeline)
+    publisher = Publisher(docs, queues, topics, settings, routing, outcomes, policy, pipeline,
+                          clock=clock, notify=lambda queue: push.on_enqueued(queue))
     plain_queues = Queues(docs, queues, settings)
+    auth = Authenticator(docs, admin_token_source(settings), settings.cache_seconds)
     bus = Bus(
         settings=settings,
         storage=storage,
-        auth=Authenticator(docs, admin_token_source(settings)),
+        auth=auth,
         services=ServiceRegistry(docs, on_deregister=subscriptions.delete_for_service),
         topics=topics,
         subscriptions=subscriptions,
@@ -113,12 +124,14 @@ def build_bus(settings: Settings, storage: Storage | None = None, clock=time.tim
         queues=plain_queues,
         push=push,
         dispatcher=Dispatcher(docs, queues, subscriptions, push, settings, policy, tracking,
-                              client=client, clock=clock),
+                              client=client, clock=clock, pipeline=pipeline),
         routing=routing,
         events=Events(publisher, replies, subscriptions, tracking, settings),
         outcomes=outcomes,
+        log_rules=next(m.rules for m in pipeline.middleware if isinstance(m, RuleLogging)),
         schedules=Schedules(docs, queues, publisher, plain_queues, topics, settings, clock=clock),
     )
+    bus.services.on_revoke = auth.forget
     observe(bus, SystemEvents(publisher, topics))
     return bus
 

@@ -64,6 +64,8 @@ class Settings:
     sync_wait_seconds: int = 10           # how long a sync publish waits when it names no wait
     max_sync_wait_seconds: int = 25       # API Gateway ends a request at 29 s
     reply_seconds: int = 3600             # a sync request without a reply expires after this
+    cache_seconds: float = 5.0            # tokens, topics (5 s) and the routing version (1/5 of it)
+    compress_bytes: int = 8 * 1024        # payloads from this size are stored gzip-compressed
     extra: dict = field(default_factory=dict)
 
     @property
@@ -105,4 +107,6 @@ class Settings:
             sync_wait_seconds=_int(env, "TLKS_SYNC_WAIT_SECONDS", 10),
             max_sync_wait_seconds=_int(env, "TLKS_MAX_SYNC_WAIT_SECONDS", 25),
             reply_seconds=_int(env, "TLKS_REPLY_SECONDS", 3600),
+            cache_seconds=_float(env, "TLKS_CACHE_SECONDS", 5.0),
+            compress_bytes=_int(env, "TLKS_COMPRESS_BYTES", 8 * 1024),
         )

@@ -25,7 +25,7 @@ from chalice.app import Request
 
 from chalicelib.bootstrap import Bus, get_bus
 from chalicelib.errors import BusError, MalformedJson, PayloadTooLarge, ValidationFailed
-from chalicelib.observability import logger
+from chalicelib.observability import logger, metrics
 from chalicelib.services.auth import Principal
 
 PROBLEM_TYPE = "application/problem+json"
@@ -176,6 +176,7 @@ def http_middleware(event: Request, get_response: Callable[[Request], Response])
         response = _as_problem(get_response(event))
     finally:
         logger.thread_safe_remove_keys(["correlation_id"])
+        metrics.flush()
     response.headers["X-Correlation-Id"] = correlation_id
     _state.reset(token)
     return response

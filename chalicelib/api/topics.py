@@ -25,6 +25,12 @@ def get_topic(name):
     return respond(bus().topics.get(principal(), name))
 
 
+@bp.route("/topics/{name}/schemas", methods=["PUT"])
+@endpoint
+def set_schemas(name):
+    return respond(bus().topics.set_schemas(principal(), name, body()))
+
+
 @bp.route("/topics/{name}", methods=["DELETE"])
 @endpoint
 def delete_topic(name):

@@ -28,6 +28,11 @@ service_update = {
     "additionalProperties": False,
 }
 
+# event type (or "*") -> a JSON Schema for the event's data (middleware/validation.py)
+TOPIC_SCHEMAS = {"type": "object", "maxProperties": 100,
+                 "propertyNames": {"minLength": 1, "maxLength": 256},
+                 "additionalProperties": {"type": ["object", "boolean"]}}
+
 topic_create = {
     "type": "object",
     "properties": {
@@ -37,6 +42,7 @@ topic_create = {
         "publishers": NAMES,
         "subscribers": NAMES,
         "pattern": PATTERN,
+        "schemas": TOPIC_SCHEMAS,
     },
     "required": ["name"],
     "additionalProperties": False,
@@ -54,6 +60,10 @@ _EVENT_PROPERTIES = {
     "mode": {"enum": ["async", "sync"]},
     "callback": CALLBACK,
     "callback_secret": SECRET,
+    # accepted as CloudEvents producers send them, and replaced by the authenticated
+    # identity (middleware/identity.py)
+    "source": {"type": "string", "maxLength": 256},
+    "producer": {"type": "string", "maxLength": 256},
 }
 
 event = {
@@ -229,5 +239,29 @@ schedule_patch = {
     "type": "object",
     "properties": _SCHEDULE_PROPERTIES,
     "minProperties": 1,
+    "additionalProperties": False,
+}
+
+topic_schemas = {
+    "type": "object",
+    "properties": {"schemas": TOPIC_SCHEMAS},
+    "required": ["schemas"],
+    "additionalProperties": False,
+}
+
+LOG_RULE = {
+    "type": "object",
+    "properties": {"topic": NAME, "producer": NAME, "consumer": NAME,
+                   "level": {"enum": ["DEBUG", "INFO", "WARNING", "ERROR"]},
+                   "payloads": {"enum": ["log", "redact"]},
+                   "sample_rate": {"type": "number", "minimum": 0, "maximum": 1}},
+    "required": ["level"],
+    "additionalProperties": False,
+}
+
+logging_rules = {
+    "type": "object",
+    "properties": {"rules": {"type": "array", "items": LOG_RULE, "maxItems": 100}},
+    "required": ["rules"],
     "additionalProperties": False,
 }

@@ -114,6 +114,8 @@ def chalice_config():
 def prepare_environment(args: argparse.Namespace, env: MutableMapping[str, str]) -> None:
     """Export what ``Settings.from_env`` reads, keeping what the user already set."""
     env["TLKS_STAGE"] = env.get("TLKS_STAGE") or "local"
+    # EMF metric lines are for CloudWatch; locally they would only crowd the log
+    env.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     env["TLKS_STORAGE"] = args.storage
     if not env.get("AWS_ACCESS_KEY_ID"):  # beats ~/.aws: no profile's keys go to the emulator
         env["AWS_ACCESS_KEY_ID"] = env["AWS_SECRET_ACCESS_KEY"] = "test"

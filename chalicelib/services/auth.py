@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable, Union
 
 from chalicelib.errors import Forbidden, StorageUnavailable, Unauthorized
+from chalicelib.services.caching import Recent
 from chalicelib.storage.base import DocumentStore
 
 TOKENS = "token"
@@ -61,11 +62,15 @@ class Authenticator:
     """Turns an ``Authorization`` header into a ``Principal``."""
 
     def __init__(self, docs: DocumentStore,
-                 admin_token: Union[str, None, Callable[[], str | None]]) -> None:
+                 admin_token: Union[str, None, Callable[[], str | None]],
+                 cache_seconds: float = 0.0) -> None:
         """``admin_token``: the token, or a function returning it (on AWS: a cached SSM
-        parameter read, so a rotated token takes effect without a redeploy)."""
+        parameter read, so a rotated token takes effect without a redeploy).
+        ``cache_seconds``: how long a service token, once found, is trusted without a
+        read (caching.py); a token rotated or revoked here is forgotten at once."""
         self.docs = docs
         self._admin_token = admin_token
+        self._tokens: Recent[dict] = Recent(cache_seconds)
 
     @property
     def admin_token(self) -> str | None:
@@ -91,9 +96,15 @@ class Authenticator:
             admin, unreadable = None, exc
         if admin and hmac.compare_digest(token.encode(), admin.encode()):
             return ADMIN
-        doc = None if len(token) > 256 else self.docs.get(TOKENS, token_hash(token))
+        hashed = token_hash(token)
+        doc = None if len(token) > 256 else self._tokens.get(
+            hashed, lambda: self.docs.get(TOKENS, hashed))
         if doc is None:
             if unreadable is not None:
                 raise unreadable
             raise Unauthorized("unknown or revoked token", code="invalid-token")
         return Principal("service", doc["service_id"], doc["service_name"])
+
+    def forget(self, hashed: str) -> None:
+        """A token was rotated or revoked in this process: stop trusting it now."""
+        self._tokens.forget(hashed)

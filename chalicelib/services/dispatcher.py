@@ -42,7 +42,9 @@ from chalicelib.delivery.signing import signed_headers
 from chalicelib.delivery.webhook import Outcome, WebhookClient
 from chalicelib.domain.envelope import CONTENT_TYPE
 from chalicelib.domain.timeutil import iso
-from chalicelib.observability import logger
+from chalicelib.middleware import DeliveryContext, Pipeline
+from chalicelib.observability import logger, metrics
+from chalicelib.services.caching import Recent
 from chalicelib.services.outcomes import RESULTS_QUEUE
 from chalicelib.services.push import VERIFY_QUEUE, PushSubscriptions, closed_breaker
 from chalicelib.services.subscriptions import SUBSCRIPTIONS, Subscriptions
@@ -61,10 +63,14 @@ class Dispatcher:
     def __init__(self, docs: DocumentStore, queues: QueueStore, subscriptions: Subscriptions,
                  push: PushSubscriptions, settings: Settings, policy: CallbackPolicy,
                  tracking: Tracking, client: WebhookClient | None = None, clock=time.time,
-                 window: int = 16) -> None:
+                 window: int = 16, pipeline: Pipeline | None = None) -> None:
         self.docs = docs
+        self.pipeline = pipeline or Pipeline([])
         self.tracking = tracking
         self.system: SystemEvents | None = None      # told of failures and dead letters
+        # a wake-up per publish would read the subscription each time; its status is read
+        # again every second while a drain runs (``_stopped``), so a second-old copy will do
+        self._recent: Recent[dict] = Recent(1.0, size=1000)
         # queues of the bus's own jobs, drained like a push subscription's
         self.jobs = {VERIFY_QUEUE: self.run_verifications,
                      RESULTS_QUEUE: tracking.outcomes.run_results}
@@ -102,8 +108,11 @@ class Dispatcher:
         """The queue table's stream: drain each push queue that just got items."""
         queues = {r.get("dynamodb", {}).get("Keys", {}).get("queue", {}).get("S")
                   for r in records if r.get("eventName") in ("INSERT", "MODIFY")}
-        delivered = sum(self.drain_queue(queue, time.monotonic() + 50)
-                        for queue in sorted(q for q in queues if q))
+        try:
+            delivered = sum(self.drain_queue(queue, time.monotonic() + 50)
+                            for queue in sorted(q for q in queues if q))
+        finally:
+            metrics.flush()
         return {"delivered": delivered}
 
     def drain_queue(self, queue: str, deadline: float) -> int:
@@ -111,7 +120,8 @@ class Dispatcher:
         if queue in self.jobs:
             return self.jobs[queue]()
         if queue.startswith("s.") and not queue.endswith("#dead"):
-            subscription = self.subscriptions.load(queue[2:])
+            cached = self._recent.get(queue, lambda: self.subscriptions.load(queue[2:]))
+            subscription = dict(cached) if cached else None     # a drain updates its copy
             if subscription and subscription.get("mode") == "push":
                 return self.drain(subscription, deadline)
         return 0
@@ -133,17 +143,21 @@ class Dispatcher:
     def _drain_window(self, subscription: dict, deadline: float) -> int:
         """Keep up to ``window`` deliveries in flight; lease more as each one ends.
 
-        A slow or timing-out callback occupies one slot, not the whole batch.
+        A slow or timing-out callback occupies one slot, not the whole batch.  A
+        lease that comes back short means the queue is empty for now: no more
+        reads; what arrives later wakes a new drain (the stream, the local worker).
         """
         in_flight: set = set()
-        done, checked = 0, time.monotonic()
+        done, checked, empty = 0, time.monotonic(), False
         try:
             while time.monotonic() < deadline:
                 free = self.window - len(in_flight)
                 leased = []
-                if free > 0 and subscription.get("status") == "active":
-                    leased = self.queues.lease(subscription["queue"], min(free, BATCH),
+                if free > 0 and not empty and subscription.get("status") == "active":
+                    asked = min(free, BATCH)
+                    leased = self.queues.lease(subscription["queue"], asked,
                                                self.visibility, subscription["max_deliveries"])
+                    empty = len(leased) < asked
                     in_flight |= {self.pool.submit(self._deliver, subscription, lease)
                                   for lease in leased}
                 if not in_flight:
@@ -205,57 +219,71 @@ class Dispatcher:
     def _deliver(self, subscription: dict, lease: Leased) -> bool:
         """One attempt; settles the lease.  True when the event was delivered."""
         item = lease.item
-        body = item.payload.encode()
-        envelope = json.loads(body)
+        text = self.pipeline.load(item.payload)
+        envelope = json.loads(text)
+        context = DeliveryContext(subscription, item.id, envelope.get("topic"),
+                                  envelope.get("producer"), text)
+        self.pipeline.before_deliver(context)
+        outcome = self._send(subscription, item.id, text.encode(), envelope)
+        self._record(subscription, item, outcome)
+        context.outcome = self._settle(subscription, lease, outcome, envelope.get("topic"))
+        context.status, context.latency_ms = outcome.status, outcome.latency_ms
+        self.pipeline.after_deliver(context)
+        return context.outcome == "delivered"
+
+    def _send(self, subscription: dict, event_id: str, body: bytes, envelope: dict) -> Outcome:
+        """POST the signed CloudEvent to the (checked) callback."""
         topic_url = subscription.get("topic_urls", {}).get(envelope.get("topic")) \
             or self._hub_topic(subscription)
         headers = {"Content-Type": CONTENT_TYPE,
                    "Link": f'<{subscription.get("hub_url", "")}>; rel="hub", '
                            f'<{topic_url}>; rel="self"',
-                   **signed_headers(subscription.get("secret"), item.id, body, self.clock())}
+                   **signed_headers(subscription.get("secret"), event_id, body, self.clock())}
         try:
             target = self.policy.check(subscription["callback"])
-            outcome = self.client.request("POST", target, body=body, headers=headers)
+            return self.client.request("POST", target, body=body, headers=headers)
         except CallbackNotAllowed as exc:
-            outcome = Outcome(None, 0.0, error=exc.detail)
-        self._record(subscription, item, outcome)
-        queue = subscription["queue"]
+            return Outcome(None, 0.0, error=exc.detail)
+
+    def _settle(self, subscription: dict, lease: Leased, outcome: Outcome,
+                topic: str | None) -> str:
+        """Ack, retry later or bury, as the outcome says; returns what happened."""
+        item, queue = lease.item, subscription["queue"]
         if outcome.ok:
             # the reply (sync) is kept before the ack: a crash in between re-delivers
             self.tracking.safely(self.tracking.delivered, subscription, item.key, outcome.body)
             self.queues.ack(queue, [lease.receipt])
             self._breaker_success(subscription)
-            return True
+            return "delivered"
         if outcome.status == 410:
             logger.info("callback answered 410 Gone: subscription removed",
                         extra={"subscription": subscription["id"]})
             self.subscriptions.remove(subscription)
             self.tracking.safely(self.tracking.dead, subscription, item.key,
                                  "the callback answered 410 Gone: subscription removed")
-            return False
+            return "failed"
         self._breaker_failure(subscription)
         failure = outcome.error or f"the callback answered {outcome.status}"
         if self.system:
-            self.system.delivery_failed(subscription, envelope.get("topic"), {
+            self.system.delivery_failed(subscription, topic, {
                 "event_id": item.id, "attempt": item.deliveries, "status": outcome.status,
                 "error": failure})
         self.tracking.safely(self.tracking.attempt_failed, subscription, item.key, failure)
         if item.deliveries >= subscription["max_deliveries"]:
             self.queues.bury(queue, [lease])
+            reason = f"{item.deliveries} attempts; last: {failure}"
             self.tracking.safely(self.tracking.dead, subscription, item.key,
-                                 f"dead-lettered after {item.deliveries} attempts; "
-                                 f"last: {failure}")
+                                 f"dead-lettered after {reason}")
             if self.system:
-                self.system.dead_lettered(subscription, envelope.get("topic"), item.id,
-                                          f"{item.deliveries} attempts; last: {failure}")
-            return False
+                self.system.dead_lettered(subscription, topic, item.id, reason)
+            return "dead-lettered"
         delay = None
         if outcome.status in (429, 503):
             delay = retry_after_seconds(outcome.retry_after, self.clock(), self.backoff.cap)
         if delay is None:
             delay = self.backoff.delay(item.deliveries)
         self.queues.nack(queue, [lease.receipt], delay)
-        return False
+        return "failed"
 
     def _record(self, subscription: dict, item, outcome: Outcome) -> None:
         attempt = {"event_id": item.id, "attempt": item.deliveries, "at": iso(self.clock()),

@@ -12,6 +12,7 @@ from typing import Callable
 from chalicelib.config import Settings
 from chalicelib.domain.timeutil import iso
 from chalicelib.domain.validation import validate
+from chalicelib.middleware.compression import inflate
 from chalicelib.storage.base import Leased, QueueStore, Settled, StoredItem
 
 POLL_FIRST, POLL_MAX = 0.05, 1.0
@@ -77,5 +78,5 @@ def settled_view(settled: Settled, verb: str) -> dict:
 
 
 def message_view(item: StoredItem, field: str) -> dict:
-    return {"id": item.id, field: json.loads(item.payload), "priority": item.priority,
+    return {"id": item.id, field: json.loads(inflate(item.payload)), "priority": item.priority,
             "delivery_count": item.deliveries, "enqueued_at": iso(item.enqueued_at / 1000)}

@@ -14,6 +14,10 @@ A publish retried after a failure between 1 and 3 finds the ``pending`` record
 and completes the fan-out; one retried after 3 is answered from the record
 (``duplicate: true``) without routing again.  Ids are global: an id already
 used by another producer within the idempotency window is a 409.
+
+An event whose id the bus chose (no ``id`` in the request) cannot be
+published twice, and when nothing waits on it (not sync, no callback) no one
+reads its record before the 202: it is written once, after the fan-out.
 """
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ from chalicelib.domain.timeutil import iso
 from chalicelib.domain.validation import validate
 from chalicelib.delivery.callbacks import CallbackPolicy
 from chalicelib.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, ValidationFailed
+from chalicelib.middleware import Pipeline, PublishContext
+from chalicelib.middleware.compression import inflate
 from chalicelib.services.auth import Principal
 from chalicelib.services.outcomes import Outcomes
 from chalicelib.services.routing import Routing
@@ -42,8 +48,9 @@ MAX_RECORDED_ROUTES = 1000    # keeps an event record well inside DynamoDB's 400
 class Publisher:
     def __init__(self, docs: DocumentStore, queues: QueueStore, topics: Topics,
                  settings: Settings, routing: Routing, outcomes: Outcomes,
-                 policy: CallbackPolicy, clock=time.time,
+                 policy: CallbackPolicy, pipeline: Pipeline | None = None, clock=time.time,
                  notify: Callable[[str], None] = lambda queue: None) -> None:
+        self.pipeline = pipeline or Pipeline([])
         self.notify = notify          # told of each push queue that got an item
         self.outcomes = outcomes
         self.policy = policy
@@ -137,15 +144,18 @@ class Publisher:
                 {"field": "callback_secret", "message": "only with a callback"}]})
         if event.get("callback"):
             self.policy.check(event["callback"])
-        env = envelope.build(event_id=event_id, source=principal.service_name,
+        claimed = {key: event[key] for key in ("producer",) if key in event}
+        env = envelope.build(event_id=event_id, source=event.get("source", principal.service_name),
                              type_=event["type"], data=event["data"],
                              topic=topics[0]["name"] if topics else None,
                              priority=event.get("priority", 0), time=now,
                              subject=event.get("subject"),
-                             extensions={**(extensions or {}), **(
+                             extensions={**(extensions or {}), **claimed, **(
                                  {"replyto": f"{base_url}/events/{event_id}/reply"}
                                  if sync else {})})
-        size = len(json.dumps(env, separators=(",", ":")).encode())
+        self.pipeline.before_publish(PublishContext(principal, topics, env))
+        text = json.dumps(env, separators=(",", ":"))
+        size = len(text.encode())
         if size > self.settings.max_payload_bytes:
             raise PayloadTooLarge(f"the event is {size} bytes as a CloudEvent; the limit is "
                                   f"{self.settings.max_payload_bytes}",
@@ -154,7 +164,12 @@ class Publisher:
                   "producer_id": principal.service_id, "topics": [t["name"] for t in topics],
                   "status": "pending", "seq": disciplines.next_seq(now),
                   "created_at": iso(now), "envelope": env,
-                  "expires_at": int(now) + self.settings.idempotency_seconds}
+                  "expires_at": int(now) + self.settings.idempotency_seconds,
+                  "_chosen_id": "id" in event}
+        stored = self.pipeline.store(text)
+        if stored != text:            # compressed: the record keeps the attributes, not the data
+            record["envelope"] = {k: v for k, v in env.items() if k != "data"}
+            record["stored_envelope"] = stored
         if sync:
             record["sync"] = True
             record["reply_by"] = now + self.settings.reply_seconds
@@ -166,14 +181,25 @@ class Publisher:
 
     def _store(self, principal: Principal, topics: list[dict], record: dict,
                table: RoutingTable) -> dict:
-        plan = self.routing.plan(topics, record["envelope"], table)
+        answer = self._stored(principal, topics, record, table)
+        if not answer.get("duplicate"):
+            self.pipeline.after_publish(PublishContext(
+                principal, topics, full_envelope(record), record, record.get("subscriptions", 0)))
+        return answer
+
+    def _stored(self, principal: Principal, topics: list[dict], record: dict,
+                table: RoutingTable) -> dict:
+        plan = self.routing.plan(topics, full_envelope(record), table)
         if record.get("sync") and not any(r.subscription.get("responder") for r in plan.routes):
             raise Conflict("a synchronous event needs a responder: no subscription flagged "
                            "\"responder\": true receives it", code="no-responder")
         secret = record.pop("_callback_secret", None)
         generated = record.pop("_secret_generated", False)
+        chosen_id = record.pop("_chosen_id")
         self._record_routes(record, plan)
         event_id, expires = record["id"], record["expires_at"]
+        if not (chosen_id or record.get("sync") or record.get("callback")):
+            return self._accept(record, plan)
         try:
             self.docs.put(EVENTS, event_id, record, create_only=True, expires_at=expires)
         except AlreadyExists:
@@ -182,11 +208,15 @@ class Publisher:
                 return self._accepted(record, duplicate=True)
         if record.get("callback"):      # before the fan-out: no outcome can come first
             self.outcomes.track(record, record["callback"], secret)
+        return self._accept(record, plan, callback_secret=secret if generated else None)
+
+    def _accept(self, record: dict, plan, callback_secret: str | None = None) -> dict:
+        """Fan out, then record the event as ``accepted``."""
         record["subscriptions"] = self._fan_out(record, plan)
         record["status"] = "accepted"
         record["accepted_at"] = iso(self.clock())
-        self.docs.put(EVENTS, event_id, record, expires_at=expires)
-        return self._accepted(record, callback_secret=secret if generated else None)
+        self.docs.put(EVENTS, record["id"], record, expires_at=record["expires_at"])
+        return self._accepted(record, callback_secret=callback_secret)
 
     @staticmethod
     def _accepted(record: dict, duplicate: bool = False, callback_secret=None) -> dict:
@@ -208,7 +238,7 @@ class Publisher:
 
     def _fan_out(self, record: dict, plan) -> int:
         """One queue item per routed subscription."""
-        env = record["envelope"]
+        env = full_envelope(record)
         priority = env.get("priority", 0)
         tracked = bool(record.get("sync") or record.get("callback"))
         enqueued_ms = int(self.clock() * 1000)
@@ -217,7 +247,8 @@ class Publisher:
             sub = route.subscription
             if route.topic not in payloads:   # as delivered through that topic (or none)
                 delivered = env if route.topic is None else envelope.for_topic(env, route.topic)
-                payloads[route.topic] = json.dumps(delivered, separators=(",", ":"))
+                payloads[route.topic] = self.pipeline.store(
+                    json.dumps(delivered, separators=(",", ":")))
             key = disciplines.sort_key(sub["discipline"], record["seq"], record["id"], priority,
                                        tracked=tracked)
             self.queues.push(sub["queue"], [StoredItem(
@@ -246,4 +277,11 @@ def event_view(record: dict) -> dict:
             "routes": record.get("routes", []), "derived_topics": record.get("derived_topics", []),
             **({"routes_not_recorded": record["routes_not_recorded"]}
                if "routes_not_recorded" in record else {}),
-            "event": record["envelope"]}
+            "event": full_envelope(record)}
+
+
+def full_envelope(record: dict) -> dict:
+    """The event's envelope, inflated when it is stored compressed."""
+    if "stored_envelope" in record:
+        return json.loads(inflate(record["stored_envelope"]))
+    return record["envelope"]

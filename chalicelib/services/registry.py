@@ -29,6 +29,7 @@ class ServiceRegistry:
         self.docs = docs
         self.on_deregister = on_deregister
         self.on_change: Callable[[str, dict], None] = lambda verb, service: None
+        self.on_revoke: Callable[[str], None] = lambda token_hash: None   # auth's cache
 
     def register(self, principal: Principal, body: dict) -> dict:
         principal.require_admin()
@@ -77,6 +78,7 @@ class ServiceRegistry:
         principal.require_admin()
         service = self._load(service_id)
         self.docs.delete(TOKENS, service["token_hash"])
+        self.on_revoke(service["token_hash"])
         self.on_deregister(service)
         self.docs.delete(SERVICES, service_id)
         self.docs.delete(SERVICE_NAMES, service["name"])
@@ -92,6 +94,7 @@ class ServiceRegistry:
                       {"service_id": service_id, "service_name": service["name"]})
         self.docs.put(SERVICES, service_id, service)
         self.docs.delete(TOKENS, old_hash)
+        self.on_revoke(old_hash)
         return {**public_view(service), "token": token}
 
     def _load(self, service_id: str) -> dict:

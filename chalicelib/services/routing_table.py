@@ -19,6 +19,7 @@ that raced a writer sees the new version on its next publish and rebuilds.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 
 from chalicelib.domain.routing import DERIVED_TOPIC, SUBSCRIPTION, RoutingTable
@@ -35,16 +36,23 @@ ROUTING, VERSION = "routing", "version"
 class RoutingTables:
     """Keeps the routing collections and this process's compiled table of them."""
 
-    def __init__(self, docs: DocumentStore) -> None:
+    def __init__(self, docs: DocumentStore, recheck_seconds: float = 0.0) -> None:
         self.docs = docs
         self._table: RoutingTable | None = None
         self._lock = threading.Lock()
         self.builds = 0               # how many times this process compiled a table
+        # the version is read at most this often (caching.py); a change made here is seen at once
+        self.recheck_seconds = recheck_seconds
+        self._checked_at = float("-inf")
 
     # ---- reading (the publish path)
 
     def current(self) -> RoutingTable:
         """The table for the stored version: one GetItem, a rebuild only on change."""
+        table = self._table
+        if table is not None and time.monotonic() - self._checked_at < self.recheck_seconds:
+            return table
+        self._checked_at = time.monotonic()
         stored = self.docs.get(ROUTING, VERSION)
         version = stored["version"] if stored else None
         table = self._table
@@ -100,6 +108,7 @@ class RoutingTables:
 
     def bump(self) -> None:
         self.docs.put(ROUTING, VERSION, {"version": uuid.uuid4().hex, "changed_at": iso_now()})
+        self._checked_at = float("-inf")
 
 
 def fan_out_entry(subscription: dict) -> dict:

@@ -19,6 +19,7 @@ from chalicelib.domain.routing import compile_pattern
 from chalicelib.domain.timeutil import iso_now
 from chalicelib.domain.validation import validate
 from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chalicelib.middleware import DeliveryContext, Pipeline
 from chalicelib.services.auth import Principal
 from chalicelib.services.leasing import lease_request, message_view, settled_view
 from chalicelib.services.push import PushSubscriptions, public_view
@@ -37,7 +38,8 @@ def subscription_queue(subscription_id: str) -> str:
 class Subscriptions:
     def __init__(self, docs: DocumentStore, queues: QueueStore, topics: Topics,
                  settings: Settings, push: PushSubscriptions, routes: RoutingTables,
-                 tracking: Tracking | None = None) -> None:
+                 tracking: Tracking | None = None, pipeline: Pipeline | None = None) -> None:
+        self.pipeline = pipeline or Pipeline([])
         self.docs = docs
         self.queues = queues
         self.topics = topics
@@ -136,9 +138,15 @@ class Subscriptions:
                                on_dead=buried if tracking else None)
         if tracking and leased:
             tracking.safely(tracking.leased, subscription, [lease.item.key for lease in leased])
-        return {"messages": [{"receipt": lease.receipt,
-                              "delivery_count": lease.item.deliveries,
-                              "event": json.loads(lease.item.payload)} for lease in leased]}
+        messages = []
+        for lease in leased:
+            text = self.pipeline.load(lease.item.payload)
+            event = json.loads(text)
+            self.pipeline.before_deliver(DeliveryContext(
+                subscription, lease.item.id, event.get("topic"), event.get("producer"), text))
+            messages.append({"receipt": lease.receipt, "delivery_count": lease.item.deliveries,
+                             "event": event})
+        return {"messages": messages}
 
     def ack(self, principal: Principal, sub_id: str, body: dict) -> dict:
         subscription = self._owned(principal, sub_id, owner_only=True)

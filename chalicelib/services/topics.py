@@ -16,7 +16,9 @@ from chalicelib.domain.routing import compile_pattern
 from chalicelib.domain.timeutil import iso_now
 from chalicelib.domain.validation import validate
 from chalicelib.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from chalicelib.middleware.validation import check_schemas
 from chalicelib.services.auth import Principal
+from chalicelib.services.caching import Recent
 from chalicelib.services.routing_table import RoutingTables, fan_out_entry
 from chalicelib.storage.base import AlreadyExists, DocumentStore
 
@@ -31,9 +33,11 @@ def subscribers_index(topic: str) -> str:
 
 
 class Topics:
-    def __init__(self, docs: DocumentStore, routes: RoutingTables) -> None:
+    def __init__(self, docs: DocumentStore, routes: RoutingTables,
+                 cache_seconds: float = 0.0) -> None:
         self.docs = docs
         self.routes = routes
+        self._recent: Recent[dict] = Recent(cache_seconds)   # topics change only by deletion
         self.on_change: Callable[[str, dict], None] = lambda verb, topic: None
 
     def create(self, principal: Principal, body: dict) -> dict:
@@ -61,6 +65,8 @@ class Topics:
         }
         if pattern is not None:
             topic["pattern"] = pattern
+        if "schemas" in body:
+            topic["schemas"] = check_schemas(body["schemas"])
         try:
             self.docs.put(TOPICS, topic["name"], topic, create_only=True)
         except AlreadyExists:
@@ -70,30 +76,44 @@ class Topics:
         self.on_change("created", topic)
         return topic
 
+    def set_schemas(self, principal: Principal, name: str, body: object) -> dict:
+        """``PUT /topics/{name}/schemas``: the owner replaces the topic's event schemas."""
+        body = validate("topic_schemas", body)
+        topic = self._owned(principal, name, "change its schemas")
+        topic["schemas"] = check_schemas(body["schemas"])
+        self.docs.put(TOPICS, name, topic)
+        self._recent.forget(name)
+        return topic
+
     def list(self, principal: Principal) -> list[dict]:
         return self.docs.list(TOPICS)
 
     def get(self, principal: Principal, name: str) -> dict:
         return self.load(name)
 
-    def delete(self, principal: Principal, name: str) -> None:
+    def _owned(self, principal: Principal, name: str, doing: str) -> dict:
         topic = self.load(name)
         if not (principal.is_admin or principal.service_id == topic["owner_id"]):
-            raise Forbidden("only the topic's owner or the admin may delete it",
+            raise Forbidden(f"only the topic's owner or the admin may {doing}",
                             code="not-topic-owner")
+        return topic
+
+    def delete(self, principal: Principal, name: str) -> None:
+        topic = self._owned(principal, name, "delete it")
         if topic.get("pattern") is not None:
             self.routes.remove_derived_topic(name)
         index = subscribers_index(name)
         for entry in self.docs.list(index):
             self.docs.delete(index, entry["id"])
         self.docs.delete(TOPICS, name)
+        self._recent.forget(name)
         self.on_change("deleted", topic)
 
     def load(self, name: str) -> dict:
-        topic = self.docs.get(TOPICS, name)
+        topic = self._recent.get(name, lambda: self.docs.get(TOPICS, name))
         if topic is None:
             raise NotFound(f"no topic named {name!r}", code="topic-not-found")
-        return topic
+        return dict(topic)
 
     @staticmethod
     def check_publisher(principal: Principal, topic: dict) -> None:
