@@ -1,16 +1,8 @@
 """SQLite storage (``TLKS_STORAGE=file``): the whole bus in one file on one machine.
 
 For a team that runs the bus as a plain process (or a few processes) without AWS or
-Redis.  Only the standard library's ``sqlite3`` is needed.
-
-Layout (one database file, WAL mode, schema version in ``PRAGMA user_version``):
-
-* ``documents`` - ``collection``, ``key``, ``doc`` (JSON text), ``expires_at``
-  (epoch seconds or NULL).  Reads filter expired documents; puts sweep them now
-  and then (a partial index on ``expires_at`` makes that cheap).
-* ``items`` - one row per queue item, clustered on ``(queue, key)``
-  (``WITHOUT ROWID``), so "the smallest visible key" is a walk of one b-tree
-  range from its start.
+Redis.  Only the standard library's ``sqlite3`` is needed.  The file itself - its
+tables, connection and durability - is ``chalicelib.storage.sqlite_database``.
 
 Operations (``n`` items; each is one transaction):
 
@@ -18,7 +10,8 @@ Operations (``n`` items; each is one transaction):
 push               one multi-row INSERT (per 200 items)
 lease              one ``UPDATE ... RETURNING`` of the first ``n`` visible keys
 ack / nack         one DELETE / UPDATE per lease token, conditioned on it (the
-                   receipts of one lease share one token)
+                   receipts of one lease share one token); its row count tells
+                   whether every receipt matched (if not: one per receipt)
 peek, size, purge  one SELECT / DELETE
 =================  ==========================================================
 
@@ -31,13 +24,6 @@ candidates: leases are exclusive without any retry loop.  A writer waits up to
 ``busy_timeout`` for the lock, then the request fails with
 ``StorageUnavailable`` (503).  Statement texts are constants (one per batch
 size), so ``sqlite3``'s statement cache keeps each one prepared.
-
-Durability: a commit is in the write-ahead log before the call returns, so a
-process killed at any point (``kill -9``) loses nothing it acknowledged, and a
-half-written transaction is rolled back when the file is next opened.  With
-``synchronous=NORMAL`` (the default) a *power* loss may lose the last commits,
-never the file's consistency; ``?synchronous=full`` in the path trades
-throughput for fsync on every commit.
 
 Known trade-off: as in the in-memory driver, a lease skips items that are in
 flight or delayed at the head of a queue by reading past them, so its cost grows
@@ -58,156 +44,17 @@ import functools
 import json
 import os
 import sqlite3
-import threading
 import time
-from pathlib import Path
-from typing import Callable, TypeVar
-from urllib.parse import parse_qsl
 
-from chalicelib.errors import StorageUnavailable
 from chalicelib.storage.base import (
     AlreadyExists, Clock, DocumentStore, QueueStore, Ref, Sizes, StoredItem,
 )
+from chalicelib.storage.sqlite_database import DEFAULT_PATH, SqliteDatabase, parse_location
 
-DEFAULT_PATH = ".tlks/bus.sqlite3"
-SCHEMA_VERSION = 1
-T = TypeVar("T")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS documents (
-    collection TEXT NOT NULL,
-    key        TEXT NOT NULL,
-    doc        TEXT NOT NULL,
-    expires_at INTEGER,
-    PRIMARY KEY (collection, key)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS documents_expiry ON documents (expires_at)
-    WHERE expires_at IS NOT NULL;
-CREATE TABLE IF NOT EXISTS items (
-    queue       TEXT NOT NULL,
-    key         TEXT NOT NULL,
-    id          TEXT NOT NULL,
-    payload     TEXT NOT NULL,
-    priority    INTEGER NOT NULL,
-    enqueued_at INTEGER NOT NULL,
-    visible_at  INTEGER NOT NULL,
-    deliveries  INTEGER NOT NULL,
-    lease       TEXT,
-    attributes  TEXT,
-    PRIMARY KEY (queue, key)
-) WITHOUT ROWID;
-"""
+__all__ = ["DEFAULT_PATH", "SqliteDatabase", "SqliteDocumentStore", "SqliteQueueStore",
+           "parse_location"]
 
 _COLUMNS = "key, id, payload, priority, enqueued_at, visible_at, deliveries, lease, attributes"
-
-
-def parse_location(url: str | None) -> tuple[str, str]:
-    """``(path, synchronous)`` from ``TLKS_STORAGE_URL``.
-
-    Accepts a plain path, ``sqlite:///abs/path`` or ``sqlite://rel/path``, with an
-    optional ``?synchronous=normal|full``.  Empty: ``.tlks/bus.sqlite3``.
-    """
-    location = url or DEFAULT_PATH
-    path, _, query = location.partition("?")
-    if path.startswith("sqlite://"):
-        path = path[len("sqlite://"):]
-    options = dict(parse_qsl(query))
-    synchronous = options.pop("synchronous", "normal").upper()
-    if synchronous not in ("NORMAL", "FULL", "EXTRA") or options:
-        raise ValueError(f"unsupported SQLite option in {url!r}: "
-                         f"only synchronous=normal|full|extra is understood")
-    return path or DEFAULT_PATH, synchronous
-
-
-class SqliteDatabase:
-    """One database file, shared by the document and queue stores of a process.
-
-    One connection per process (reopened after a fork) behind one lock: SQLite
-    writes one transaction at a time anyway, and a lock is cheaper than the
-    file lock's busy waits between threads of one process.  Processes sharing
-    the file wait for each other through ``busy_timeout``.
-
-    Args:
-        path: the database file; its folder is created if missing.
-        synchronous: ``NORMAL`` (survives process crashes) or ``FULL`` (also
-            power loss, at an fsync per commit).
-        busy_timeout: seconds to wait for another process's write lock.
-    """
-
-    def __init__(self, path: str | os.PathLike, *, synchronous: str = "NORMAL",
-                 busy_timeout: float = 5.0) -> None:
-        self.path = Path(path)
-        self.synchronous = synchronous
-        self.busy_timeout = busy_timeout
-        self.lock = threading.Lock()
-        self._connection: sqlite3.Connection | None = None
-        self._pid = 0
-
-    @classmethod
-    def from_url(cls, url: str | None) -> "SqliteDatabase":
-        path, synchronous = parse_location(url)
-        return cls(path, synchronous=synchronous)
-
-    def _connect(self) -> sqlite3.Connection:
-        if self._connection is not None and self._pid == os.getpid():
-            return self._connection
-        # A connection inherited through fork() must not be used: open our own.
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise sqlite3.OperationalError(f"unable to create {self.path.parent}: {exc}") from exc
-        connection = sqlite3.connect(self.path, timeout=self.busy_timeout,
-                                     isolation_level=None, check_same_thread=False,
-                                     cached_statements=64)
-        connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-        if connection.execute("PRAGMA journal_mode = WAL").fetchone()[0].lower() != "wal":
-            connection.close()
-            raise StorageUnavailable(f"SQLite file {self.path} cannot use WAL mode")
-        connection.execute(f"PRAGMA synchronous = {self.synchronous}")
-        if connection.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            try:   # several processes may open a new file at once: one creates the schema
-                connection.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} "
-                                         f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
-            except sqlite3.Error:
-                if connection.in_transaction:
-                    connection.execute("ROLLBACK")
-                connection.close()
-                raise
-        self._connection, self._pid = connection, os.getpid()
-        return connection
-
-    def run(self, operation: str, work: Callable[[sqlite3.Connection], T], *,
-            transaction: bool = False) -> T:
-        """Run ``work`` on the connection; in one ``BEGIN IMMEDIATE`` transaction
-        when ``transaction`` (otherwise each statement commits by itself).
-
-        Raises:
-            StorageUnavailable: the file is locked past ``busy_timeout``, cannot
-                be opened, or the disk failed.
-        """
-        with self.lock:
-            try:
-                connection = self._connect()
-                if not transaction:
-                    return work(connection)
-                connection.execute("BEGIN IMMEDIATE")
-                try:
-                    result = work(connection)
-                    connection.execute("COMMIT")
-                except BaseException:
-                    if connection.in_transaction:
-                        connection.execute("ROLLBACK")
-                    raise
-                return result
-            except sqlite3.OperationalError as exc:
-                raise StorageUnavailable(
-                    f"SQLite {self.path} failed {operation}: {exc}") from exc
-
-    def close(self) -> None:
-        with self.lock:
-            if self._connection is not None and self._pid == os.getpid():
-                self._connection.close()
-            self._connection = None
 
 
 class _OnDatabase:
@@ -285,16 +132,20 @@ class SqliteDocumentStore(_OnDatabase, DocumentStore):
 # once per batch size (and stay prepared in sqlite3's statement cache).
 _INSERT = "INSERT OR REPLACE INTO items (queue, " + _COLUMNS + ") VALUES {}"
 _INSERT_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-# The first `limit` visible keys, leased in the same statement.
-_CLAIM = ("UPDATE items SET lease = ?, visible_at = ?, deliveries = deliveries + 1 "
-          "WHERE queue = ? AND key IN (SELECT key FROM items WHERE queue = ? "
-          "AND visible_at <= ? AND key <= ? ORDER BY key LIMIT ?) RETURNING " + _COLUMNS)
-# Ack / nack: one statement per lease token (the receipts of one lease share it).
 #: above every key (keys are ASCII): "no upper bound" for the claim's key range
 _KEY_MAX = "\U0010ffff"
-_DELETE = "DELETE FROM items WHERE queue = ? AND lease = ? AND key IN ({}) RETURNING key"
+# The first `limit` visible keys, leased in the same statement; RETURNING leaves out what
+# it sets.  For one item, `key = (subquery)` spares the temporary list of `key IN`.
+_CLAIMED = "key, id, payload, priority, enqueued_at, deliveries, attributes"
+_CLAIM_SET = ("UPDATE items SET lease = ?1, visible_at = ?2, deliveries = deliveries + 1 "
+              "WHERE queue = ?3 AND key {} (SELECT key FROM items WHERE queue = ?3 "
+              "AND visible_at <= ?4 AND key <= ?5 ORDER BY key LIMIT ?6) RETURNING " + _CLAIMED)
+_CLAIM_ONE = _CLAIM_SET.format("=")
+_CLAIM = _CLAIM_SET.format("IN")
+# Ack / nack: one statement per lease token (the receipts of one lease share it).
+_DELETE = "DELETE FROM items WHERE queue = ? AND lease = ? AND key IN ({})"
 _RELEASE = ("UPDATE items SET lease = NULL, visible_at = ? WHERE queue = ? AND lease = ? "
-            "AND key IN ({}) RETURNING key")
+            "AND key IN ({})")
 _DELETE_UNLEASED = "DELETE FROM items WHERE queue = ? AND key = ?"
 _SCAN_ALL = "SELECT " + _COLUMNS + " FROM items WHERE queue = ? ORDER BY key LIMIT ?"
 _SCAN_VISIBLE = ("SELECT " + _COLUMNS + " FROM items WHERE queue = ? AND visible_at <= ? "
@@ -314,16 +165,25 @@ def _chunks(seq: list, size: int = CHUNK) -> list[list]:
     return [seq[start:start + size] for start in range(0, len(seq), size)]
 
 
-def _row(queue: str, item: StoredItem) -> tuple:
-    return (queue, item.key, item.id, item.payload, item.priority, item.enqueued_at,
-            item.visible_at, item.deliveries, item.lease,
-            json.dumps(item.attributes, separators=(",", ":")) if item.attributes else None)
+def _params(queue: str, items: list[StoredItem]) -> list:
+    """The rows of ``items``, one after the other: a multi-row INSERT's parameters."""
+    params: list = []
+    for item in items:
+        params += (queue, item.key, item.id, item.payload, item.priority, item.enqueued_at,
+                   item.visible_at, item.deliveries, item.lease,
+                   json.dumps(item.attributes, separators=(",", ":")) if item.attributes
+                   else None)
+    return params
 
 
 def _item(row: tuple) -> StoredItem:
     key, id_, payload, priority, enqueued_at, visible_at, deliveries, lease, attributes = row
     return StoredItem(key, id_, payload, priority, enqueued_at, visible_at, deliveries, lease,
                       json.loads(attributes) if attributes else {})
+
+
+class _LeaseLost(Exception):
+    """A settle statement matched fewer items than it named (its transaction rolls back)."""
 
 
 class SqliteQueueStore(_OnDatabase, QueueStore):
@@ -334,24 +194,29 @@ class SqliteQueueStore(_OnDatabase, QueueStore):
         QueueStore.__init__(self, clock)
 
     def _append(self, queue: str, items: list[StoredItem]) -> None:
-        statements = [(_batched(_INSERT, _INSERT_ROW, len(chunk)),
-                       [v for item in chunk for v in _row(queue, item)])
+        statements = [(_batched(_INSERT, _INSERT_ROW, len(chunk)), _params(queue, chunk))
                       for chunk in _chunks(items)]
+        if len(statements) == 1:
+            self.db.single("push", *statements[0], rows=False)
+            return
 
         def work(c: sqlite3.Connection) -> None:
             for sql, params in statements:
                 c.execute(sql, params)
-        self.db.run("push", work, transaction=len(statements) > 1)
+        self.db.run("push", work, transaction=True)
 
     def _claim(self, queue: str, limit: int, now: int, until: int,
                upto: str | None = None) -> list[StoredItem]:
         # One lease token per claim: a receipt is (key, token), so it still names one item.
         # One statement: SQLite takes the write lock before it reads the candidates.
-        params = (self.new_lease(), until, queue, queue, now, _KEY_MAX if upto is None else upto,
-                  limit)
-        rows = self.db.run("lease", lambda c: c.execute(_CLAIM, params).fetchall())
+        lease = self.new_lease()
+        sql = _CLAIM_ONE if limit == 1 else _CLAIM
+        params = (lease, until, queue, now, _KEY_MAX if upto is None else upto, limit)
+        rows = self.db.single("lease", sql, params)
         rows.sort()   # RETURNING gives no order
-        return [_item(row) for row in rows]
+        return [StoredItem(key, id_, payload, priority, enqueued_at, until, deliveries, lease,
+                           json.loads(attributes) if attributes else {})
+                for key, id_, payload, priority, enqueued_at, deliveries, attributes in rows]
 
     def _delete(self, queue: str, refs: list[Ref]) -> list[bool]:
         return self._settle_refs("ack", _DELETE, (queue,), refs)
@@ -362,27 +227,44 @@ class SqliteQueueStore(_OnDatabase, QueueStore):
     def _settle_refs(self, operation: str, template: str, head: tuple,
                      refs: list[Ref]) -> list[bool]:
         """Run ``template`` for the refs, one statement per lease token (and chunk),
-        in one transaction when there are several; report which refs matched.  A
-        receipt repeated in one call is done once."""
+        in one transaction; report which refs matched.  A receipt repeated in one
+        call is done once.  Usually every lease is still held, as the row counts
+        show; if not, the transaction is rolled back and run again one receipt at
+        a time (RETURNING would name the matches, at 1.5x the usual cost)."""
+        one = _batched(template, "?", 1)
+        if len(refs) == 1:
+            key, lease = refs[0]
+            return [self.db.single(operation, one, (*head, lease, key), rows=False) == 1]
         keys_by_lease: dict[str, dict[str, None]] = {}
-        for ref in refs:
-            keys_by_lease.setdefault(ref.lease, {})[ref.key] = None
-        statements = [(_batched(template, "?", len(chunk)), (*head, lease, *chunk), lease)
-                      for lease, keys in keys_by_lease.items() for chunk in _chunks(list(keys))]
+        for key, lease in refs:
+            keys_by_lease.setdefault(lease, {})[key] = None
+        groups = [(lease, chunk) for lease, keys in keys_by_lease.items()
+                  for chunk in _chunks(list(keys))]
 
-        def work(c: sqlite3.Connection) -> set[tuple]:
-            return {(key, lease) for sql, params, lease in statements
-                    for (key,) in c.execute(sql, params).fetchall()}
-        matched = self.db.run(operation, work, transaction=len(statements) > 1)
+        def every_lease_held(c: sqlite3.Connection) -> None:
+            for lease, chunk in groups:
+                if c.execute(_batched(template, "?", len(chunk)),
+                             (*head, lease, *chunk)).rowcount < len(chunk):
+                    raise _LeaseLost
+
+        def each_alone(c: sqlite3.Connection) -> set[tuple]:
+            return {(key, lease) for lease, chunk in groups for key in chunk
+                    if c.execute(one, (*head, lease, key)).rowcount}
+        try:
+            self.db.run(operation, every_lease_held, transaction=True)
+            if sum(len(chunk) for _, chunk in groups) == len(refs):   # no receipt repeated
+                return [True] * len(refs)
+            matched = set(refs)
+        except _LeaseLost:            # rolled back
+            matched = self.db.run(operation, each_alone, transaction=True)
         results = []
         for ref in refs:
-            pair = (ref.key, ref.lease)
-            results.append(pair in matched)
-            matched.discard(pair)
+            results.append(ref in matched)
+            matched.discard(ref)
         return results
 
     def _delete_unleased(self, queue: str, key: str) -> None:
-        self.db.run("delete", lambda c: c.execute(_DELETE_UNLEASED, (queue, key)))
+        self.db.single("delete", _DELETE_UNLEASED, (queue, key), rows=False)
 
     def _scan(self, queue: str, limit: int, now: int | None) -> list[StoredItem]:
         if limit <= 0:
@@ -391,13 +273,12 @@ class SqliteQueueStore(_OnDatabase, QueueStore):
             sql, params = _SCAN_ALL, (queue, limit)
         else:
             sql, params = _SCAN_VISIBLE, (queue, now, limit)
-        rows = self.db.run("scan", lambda c: c.execute(sql, params).fetchall())
-        return [_item(row) for row in rows]
+        return [_item(row) for row in self.db.single("scan", sql, params)]
 
     def _count(self, queue: str, now: int) -> Sizes:
-        total, visible = self.db.run("size", lambda c: c.execute(_COUNT, (now, queue)).fetchone())
+        [(total, visible)] = self.db.single("size", _COUNT, (now, queue))
         return Sizes(int(visible), total - int(visible))
 
     def _purge(self, queue: str) -> None:
-        self.db.run("purge", lambda c: c.execute(_PURGE, (queue,)))
+        self.db.single("purge", _PURGE, (queue,), rows=False)
 
