@@ -1,7 +1,7 @@
 """tlks bus: the Chalice application.  Routes live in chalicelib/api/*."""
 from chalice import Chalice, Rate
 
-from chalicelib.api import (health, logging_rules, queues, routing, schedules, services,
+from chalicelib.api import (docs, health, logging_rules, queues, routing, schedules, services,
                             subscriptions, topics)
 from chalicelib.api.http import http_middleware
 from chalicelib.bootstrap import get_bus
@@ -17,7 +17,8 @@ STREAM_ARN = SETTINGS.queue_stream_arn or (
 
 app = Chalice(app_name="tlks-bus")
 app.register_middleware(http_middleware, "http")
-for module in (health, services, topics, subscriptions, queues, routing, schedules, logging_rules):
+for module in (health, services, topics, subscriptions, queues, routing, schedules, logging_rules,
+               docs):
     app.register_blueprint(module.bp)
 
 

@@ -69,7 +69,7 @@ class Schedules:
         body = validate("schedule_create", body)
         expression = parse(body["expression"], body.get("timezone", "UTC"))
         target = self._check_target(principal, body["target"])
-        now = self.clock()
+        now = int(self.clock() * 1000) / 1000     # fire times are whole milliseconds
         schedule = {
             "name": body["name"], "owner": principal.service_name,
             "owner_id": principal.service_id, "expression": expression.text,
@@ -100,7 +100,7 @@ class Schedules:
                            body.get("timezone", schedule["timezone"]))
         if "target" in body:
             schedule["target"] = self._check_target(principal, body["target"])
-        now = self.clock()
+        now = int(self.clock() * 1000) / 1000
         timing = any(key in body for key in ("expression", "timezone", "state"))
         schedule.update(expression=expression.text, kind=expression.kind,
                         timezone=expression.timezone, updated_at=iso(now),

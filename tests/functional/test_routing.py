@@ -1,5 +1,6 @@
 """Content-based routing through the API: filters, topic-less publish, derived topics, explain."""
 import json
+import time
 
 import pytest
 
@@ -334,16 +335,20 @@ def test_the_router_is_compiled_once_and_again_only_when_rules_change(api, two_s
 
 
 def test_every_container_sees_rules_created_through_another(api, two_services):
-    """Two buses on one store stand for two Lambda containers with their own caches."""
+    """Two buses on one store stand for two Lambda containers with their own caches;
+    a container reads the routing version again at most every TLKS_CACHE_SECONDS / 5."""
     orders, billing = two_services
     first, second = get_bus(), build_bus(Settings.from_env())
+    first.routing.tables.recheck_seconds = 0.2
     producer = Principal("service", orders["id"], "orders")
     consumer = Principal("service", billing["id"], "billing")
     first.publisher.multicast(producer, {"type": "x", "data": 0})     # first caches a table
     sub = second.subscriptions.create(consumer, {"filter": {"type": ["x"]}})
+    time.sleep(0.25)
     event_id = first.publisher.multicast(producer, {"type": "x", "data": 1})["id"]
     assert [e["id"] for e in pull(api, billing["token"], sub["id"])] == [event_id]
     second.subscriptions.delete(consumer, sub["id"])
+    time.sleep(0.25)
     again = first.publisher.multicast(producer, {"type": "x", "data": 2})["id"]
     assert first.publisher.get(producer, again)["routes"] == []
 
