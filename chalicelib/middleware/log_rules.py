@@ -52,8 +52,9 @@ class LogRules:
         return stored
 
     def _stored(self) -> dict:
-        return self._recent.get(KEY, lambda: self.docs.get(CONFIG, KEY)) or \
-            {"rules": [], "updated_at": None}
+        # no rules stored is a value too (cached like any): every event asks
+        return self._recent.get(KEY, lambda: self.docs.get(CONFIG, KEY)
+                                or {"rules": [], "updated_at": None})
 
     def rule_for(self, topic: str | None, producer: str | None,
                  consumer: str | None) -> dict | None:

@@ -69,7 +69,8 @@ class Dispatcher:
         self.tracking = tracking
         self.system: SystemEvents | None = None      # told of failures and dead letters
         # a wake-up per publish would read the subscription each time; its status is read
-        # again every second while a drain runs (``_stopped``), so a second-old copy will do
+        # again every second while a drain runs (``_stopped``), so a second-old copy of an
+        # active one will do (only active ones: activation and resume must show at once)
         self._recent: Recent[dict] = Recent(1.0, size=1000)
         # queues of the bus's own jobs, drained like a push subscription's
         self.jobs = {VERIFY_QUEUE: self.run_verifications,
@@ -120,7 +121,8 @@ class Dispatcher:
         if queue in self.jobs:
             return self.jobs[queue]()
         if queue.startswith("s.") and not queue.endswith("#dead"):
-            cached = self._recent.get(queue, lambda: self.subscriptions.load(queue[2:]))
+            cached = self._recent.get(queue, lambda: self.subscriptions.load(queue[2:]),
+                                      keep=lambda s: s.get("status") == "active")
             subscription = dict(cached) if cached else None     # a drain updates its copy
             if subscription and subscription.get("mode") == "push":
                 return self.drain(subscription, deadline)

@@ -38,6 +38,8 @@ class Topics:
         self.docs = docs
         self.routes = routes
         self._recent: Recent[dict] = Recent(cache_seconds)   # topics change only by deletion
+        # the fan-out index is read on every publish; read again at most every fifth of it
+        self._fan_out: Recent[list] = Recent(cache_seconds / 5)
         self.on_change: Callable[[str, dict], None] = lambda verb, topic: None
 
     def create(self, principal: Principal, body: dict) -> dict:
@@ -107,6 +109,7 @@ class Topics:
             self.docs.delete(index, entry["id"])
         self.docs.delete(TOPICS, name)
         self._recent.forget(name)
+        self._fan_out.forget(name)
         self.on_change("deleted", topic)
 
     def load(self, name: str) -> dict:
@@ -133,12 +136,15 @@ class Topics:
 
     def add_subscriber(self, topic: str, subscription: dict) -> None:
         self.docs.put(subscribers_index(topic), subscription["id"], fan_out_entry(subscription))
+        self._fan_out.forget(topic)
 
     def remove_subscriber(self, topic: str, subscription_id: str) -> None:
         self.docs.delete(subscribers_index(topic), subscription_id)
+        self._fan_out.forget(topic)
 
     def subscribers(self, topic: str) -> list[dict]:
-        return self.docs.list(subscribers_index(topic))
+        """The topic's fan-out entries (cached briefly: services/caching.py)."""
+        return self._fan_out.get(topic, lambda: self.docs.list(subscribers_index(topic)))
 
 
 def _check_list(principal: Principal, topic: dict, field: str, verb: str) -> None:
