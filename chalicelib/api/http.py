@@ -133,6 +133,11 @@ def query_int(name: str, default: int, low: int, high: int) -> int:
     return value
 
 
+def created(payload: dict, path: str, status: int = 201) -> Response:
+    """201 (or 202) with ``Location``: where the new resource lives."""
+    return respond(payload, status, {"Location": f"{base_url()}{path}"})
+
+
 def respond(payload: Any = None, status: int = 200, headers: dict | None = None) -> Response:
     if payload is None:
         return Response(body="", status_code=status, headers=headers or {})
@@ -140,10 +145,17 @@ def respond(payload: Any = None, status: int = 200, headers: dict | None = None)
                     headers={"Content-Type": "application/json", **(headers or {})})
 
 
+def _request_path(req: Request | None) -> str | None:
+    """The path as requested (``/topics/orders``), not the route (``/topics/{name}``)."""
+    if req is None:
+        return None
+    return (req.context or {}).get("path") or req.path
+
+
 def problem(status: int, body: dict, headers: dict | None = None) -> Response:
     state = _state.get(None)
     if state is not None:
-        body.setdefault("instance", state.request.path if state.request else None)
+        body.setdefault("instance", _request_path(state.request))
         body["correlation_id"] = state.correlation_id
     return Response(body=json.dumps(body), status_code=status,
                     headers={"Content-Type": PROBLEM_TYPE, **(headers or {})})

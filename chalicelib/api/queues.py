@@ -1,7 +1,7 @@
 """Routes: /queues (the multi-queue system)."""
 from chalice import Blueprint
 
-from chalicelib.api.http import body, bus, endpoint, principal, query_int, respond
+from chalicelib.api.http import body, bus, created, endpoint, principal, query_int, respond
 
 bp = Blueprint(__name__)
 
@@ -9,7 +9,8 @@ bp = Blueprint(__name__)
 @bp.route("/queues", methods=["POST"])
 @endpoint
 def create_queue():
-    return respond(bus().queues.create(principal(), body()), 201)
+    queue = bus().queues.create(principal(), body())
+    return created(queue, f"/queues/{queue['name']}")
 
 
 @bp.route("/queues", methods=["GET"])

@@ -1,7 +1,7 @@
 """Routes: /schedules (scheduled events)."""
 from chalice import Blueprint
 
-from chalicelib.api.http import body, bus, endpoint, principal, respond
+from chalicelib.api.http import body, bus, created, endpoint, principal, respond
 
 bp = Blueprint(__name__)
 
@@ -9,7 +9,8 @@ bp = Blueprint(__name__)
 @bp.route("/schedules", methods=["POST"])
 @endpoint
 def create_schedule():
-    return respond(bus().schedules.create(principal(), body()), 201)
+    schedule = bus().schedules.create(principal(), body())
+    return created(schedule, f"/schedules/{schedule['name']}")
 
 
 @bp.route("/schedules", methods=["GET"])

@@ -1,7 +1,7 @@
 """Routes: /services (registration, profile, token rotation)."""
 from chalice import Blueprint
 
-from chalicelib.api.http import body, bus, endpoint, principal, respond
+from chalicelib.api.http import body, bus, created, endpoint, principal, respond
 
 bp = Blueprint(__name__)
 
@@ -9,7 +9,8 @@ bp = Blueprint(__name__)
 @bp.route("/services", methods=["POST"])
 @endpoint
 def register_service():
-    return respond(bus().services.register(principal(), body()), 201)
+    service = bus().services.register(principal(), body())
+    return created(service, f"/services/{service['id']}")
 
 
 @bp.route("/services", methods=["GET"])

@@ -2,7 +2,7 @@
 from chalice import Blueprint
 
 from chalicelib.api.http import (
-    base_url, body, bus, endpoint, form_body, principal, query_int, query_str, respond,
+    base_url, body, bus, created, endpoint, form_body, principal, query_int, query_str, respond,
 )
 
 bp = Blueprint(__name__)
@@ -11,8 +11,9 @@ bp = Blueprint(__name__)
 @bp.route("/subscriptions", methods=["POST"])
 @endpoint
 def create_subscription():
-    created = bus().subscriptions.create(principal(), body(), base_url())
-    return respond(created, 202 if created["mode"] == "push" else 201)
+    subscription = bus().subscriptions.create(principal(), body(), base_url())
+    return created(subscription, f"/subscriptions/{subscription['id']}",
+                   202 if subscription["mode"] == "push" else 201)
 
 
 @bp.route("/hub", methods=["POST"], content_types=["application/x-www-form-urlencoded"])

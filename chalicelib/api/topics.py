@@ -1,8 +1,8 @@
 """Routes: /topics, publishing (/topics/{name}/events, /events), event status and replies."""
 from chalice import Blueprint
 
-from chalicelib.api.http import (base_url, body, bus, endpoint, header, principal, query_int,
-                                 respond)
+from chalicelib.api.http import (base_url, body, bus, created, endpoint, header, principal,
+                                 query_int, respond)
 
 bp = Blueprint(__name__)
 
@@ -10,7 +10,8 @@ bp = Blueprint(__name__)
 @bp.route("/topics", methods=["POST"])
 @endpoint
 def create_topic():
-    return respond(bus().topics.create(principal(), body()), 201)
+    topic = bus().topics.create(principal(), body())
+    return created(topic, f"/topics/{topic['name']}")
 
 
 @bp.route("/topics", methods=["GET"])

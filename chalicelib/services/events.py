@@ -58,7 +58,9 @@ class Events:
         else:
             result = self.publisher.publish(principal, topic, body, base_url, sync=sync)
         if not sync:
-            return Answer(result, 202, {})
+            single = "id" in result
+            return Answer(result, 202,
+                          {"Location": f"{base_url}/events/{result['id']}"} if single else {})
         seconds = min(wait if wait is not None else self.settings.sync_wait_seconds,
                       self.settings.max_sync_wait_seconds)
         return self._await(result["id"], seconds, base_url)

@@ -149,3 +149,9 @@ def test_unexpected_failure_is_a_500_problem_without_a_stack_trace(api, world, m
     assert reply.status == 500 and reply.body["code"] == "internal-error"
     assert "secret" not in json.dumps(reply.body) and reply.body["correlation_id"]
     assert reply.headers["X-Correlation-Id"] == reply.body["correlation_id"]
+
+
+def test_a_problem_names_the_path_requested_not_the_route(api):
+    svc = api.register()
+    reply = api.call("GET", "/topics/no-such-topic", svc["token"])
+    assert reply.status == 404 and reply.body["instance"] == "/topics/no-such-topic"

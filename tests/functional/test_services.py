@@ -70,3 +70,18 @@ def test_health_needs_no_token_and_reports_storage(api):
     reply = api.call("GET", "/health")
     assert reply.status == 200 and reply.body["status"] == "ok"
     assert reply.body["storage"] == "dynamodb"
+
+
+def test_created_resources_answer_with_their_location(api):
+    svc = api.call("POST", "/services", ADMIN, {"name": "located"})
+    assert svc.headers["Location"].endswith(f"/services/{svc.body['id']}")
+    token = svc.body["token"]
+    topic = api.call("POST", "/topics", token, {"name": "located"})
+    assert topic.headers["Location"].endswith("/topics/located")
+    sub = api.call("POST", "/subscriptions", token, {"topics": ["located"]})
+    assert sub.headers["Location"].endswith(f"/subscriptions/{sub.body['id']}")
+    queue = api.call("POST", "/queues", token, {"name": "located"})
+    assert queue.headers["Location"].endswith("/queues/located")
+    event = api.call("POST", "/topics/located/events", token, {"type": "t", "data": 1})
+    assert event.status == 202
+    assert event.headers["Location"].endswith(f"/events/{event.body['id']}")
