@@ -24,3 +24,5 @@ def test_readme_walkthrough_runs_verbatim(live_bus):
     bodies = {line.split(":")[0]: line.split(":")[1].split() for line in orders}
     assert bodies == {"fifo": ["a", "b", "c"], "lifo": ["c", "b", "a"],
                       "priority": ["b", "c", "a"]}, result.stdout
+    fires = [line for line in lines if line.endswith(("+01:00", "+02:00"))]
+    assert len(fires) == 5 and all("T09:00:00" in line for line in fires), result.stdout
