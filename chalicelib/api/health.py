@@ -10,4 +10,5 @@ bp = Blueprint(__name__)
 @endpoint
 def health():
     ok, report = bus().health()
-    return respond(report, 200 if ok else 503)
+    # like every 503 of the bus: when to look again
+    return respond(report) if ok else respond(report, 503, {"Retry-After": "5"})

@@ -207,7 +207,8 @@ routing_explain = {
 
 reply = {
     "type": "object",
-    "properties": {"type": EVENT_TYPE, "data": {}, "subject": {"type": "string", "maxLength": 1024}},
+    "properties": {"type": EVENT_TYPE, "data": {},
+                   "subject": {"type": "string", "maxLength": 1024}},
     "required": ["data"],
     "additionalProperties": False,
 }

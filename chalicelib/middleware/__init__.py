@@ -86,7 +86,8 @@ class Pipeline:
             except BusError:
                 raise
             except Exception as exc:  # noqa: BLE001 - named in the problem, logged in full
-                logger.exception("middleware failed before publish", extra={"middleware": item.name})
+                logger.exception("middleware failed before publish",
+                                 extra={"middleware": item.name})
                 raise MiddlewareFailed(f"the {item.name} middleware failed; nothing was "
                                        f"stored", extra={"middleware": item.name}) from exc
 

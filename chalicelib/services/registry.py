@@ -60,7 +60,8 @@ class ServiceRegistry:
             self.docs.put(SERVICE_NAMES, name, {"id": service_id})
 
     def list(self, principal: Principal) -> list[dict]:
-        return [public_view(s) for s in self.docs.list(SERVICES)]
+        services = sorted(self.docs.list(SERVICES), key=lambda s: (s["created_at"], s["id"]))
+        return [public_view(s) for s in services]      # oldest first
 
     def get(self, principal: Principal, service_id: str) -> dict:
         return public_view(self._load(service_id))

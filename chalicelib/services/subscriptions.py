@@ -92,8 +92,8 @@ class Subscriptions:
         return public_view(subscription)
 
     def list(self, principal: Principal) -> list[dict]:
-        subs = self.docs.list(SUBSCRIPTIONS)
-        return [public_view(s) for s in subs
+        subs = sorted(self.docs.list(SUBSCRIPTIONS), key=lambda s: (s["created_at"], s["id"]))
+        return [public_view(s) for s in subs           # oldest first
                 if principal.is_admin or s["owner_id"] == principal.service_id]
 
     def get(self, principal: Principal, sub_id: str) -> dict:

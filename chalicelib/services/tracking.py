@@ -51,7 +51,8 @@ class Tracking:
         return self.docs.get(EVENTS, event_id) if event_id else None
 
     def delivered(self, subscription: dict, key: str, response: bytes | None) -> None:
-        """The item with ``key`` was acked: by a pull consumer (``response`` None) or after a push 2xx."""
+        """The item with ``key`` was acked: by a pull consumer (``response`` None) or
+        after a push 2xx (``response``: its body, a responder's reply)."""
         record = self._record(key)
         if record is None:
             return

@@ -137,7 +137,8 @@ def test_fired_events_carry_the_schedule_id_and_the_scheduled_time():
     assert event["scheduleid"] == "hourly"
     assert event["scheduledtime"] == "2026-07-01T01:00:00.000Z"
     assert event["type"] == "tick" and event["data"] == {"n": "hourly"}
-    assert event["id"] == f"sch-hourly-{int(datetime(2026, 7, 1, 1, tzinfo=UTC).timestamp() * 1000)}"
+    fire_ms = int(datetime(2026, 7, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    assert event["id"] == f"sch-hourly-{fire_ms}"
 
 
 def test_get_shows_the_next_five_fire_times_in_the_schedules_zone():

@@ -1,4 +1,6 @@
 """Registration: only registered services use the bus; tokens are shown once."""
+import time
+
 from tests.functional.conftest import ADMIN
 
 
@@ -85,3 +87,24 @@ def test_created_resources_answer_with_their_location(api):
     event = api.call("POST", "/topics/located/events", token, {"type": "t", "data": 1})
     assert event.status == 202
     assert event.headers["Location"].endswith(f"/events/{event.body['id']}")
+
+
+def test_health_is_503_with_retry_after_when_storage_does_not_answer(api, monkeypatch):
+    from chalicelib.bootstrap import get_bus
+    from chalicelib.errors import StorageUnavailable
+
+    def down():
+        raise StorageUnavailable("the table does not answer")
+    monkeypatch.setattr(get_bus().storage.docs, "ping", down)
+    reply = api.call("GET", "/health")
+    assert reply.status == 503 and reply.body["status"] == "unavailable"
+    assert reply.headers["Retry-After"] == "5"
+
+
+def test_services_and_subscriptions_are_listed_oldest_first(api):
+    names = []
+    for n in range(6):
+        names.append(api.register(f"svc-{n}")["name"])
+        time.sleep(0.002)                  # creation times have millisecond precision
+    listed = [s["name"] for s in api.call("GET", "/services", ADMIN).body["services"]]
+    assert [n for n in listed if n in names] == names
