@@ -127,25 +127,32 @@ class Subscriptions:
         if subscription["mode"] != "pull":
             raise Conflict("this is a push subscription: the bus delivers its events to "
                            "the callback", code="not-a-pull-subscription")
-        tracking = self.tracking
+        tracking, pipeline = self.tracking, self.pipeline
 
         def buried(dead: list[Leased]) -> None:
             for lease in dead:
-                tracking.safely(tracking.dead, subscription, lease.item.key,
-                                f"dead-lettered after {lease.item.deliveries - 1} deliveries")
+                reason = f"dead-lettered after {lease.item.deliveries - 1} deliveries"
+                if tracking:
+                    tracking.safely(tracking.dead, subscription, lease.item.key, reason)
+                pipeline.after_deliver(DeliveryContext(subscription, lease.item.id, None, None,
+                                                       "", outcome="dead-lettered"))
         leased = lease_request(self.queues, subscription["queue"], body, self.settings,
-                               subscription["max_deliveries"],
-                               on_dead=buried if tracking else None)
+                               subscription["max_deliveries"], on_dead=buried)
         if tracking and leased:
             tracking.safely(tracking.leased, subscription, [lease.item.key for lease in leased])
-        messages = []
+        messages, now_ms = [], self.queues.now_ms()
         for lease in leased:
-            text = self.pipeline.load(lease.item.payload)
+            text = pipeline.load(lease.item.payload)
             event = json.loads(text)
-            self.pipeline.before_deliver(DeliveryContext(
-                subscription, lease.item.id, event.get("topic"), event.get("producer"), text))
+            context = DeliveryContext(subscription, lease.item.id, event.get("topic"),
+                                      event.get("producer"), text)
+            pipeline.before_deliver(context)
             messages.append({"receipt": lease.receipt, "delivery_count": lease.item.deliveries,
                              "event": event})
+            # handed to the consumer: a pull's delivery (its ack may come later, or never)
+            context.outcome = "delivered"
+            context.latency_ms = max(0, now_ms - (lease.item.enqueued_at or now_ms))
+            pipeline.after_deliver(context)
         return {"messages": messages}
 
     def ack(self, principal: Principal, sub_id: str, body: dict) -> dict:

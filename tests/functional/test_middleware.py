@@ -229,3 +229,18 @@ def test_logging_rules_are_admin_only_validated_and_shown(api):
     put = api.call("PUT", "/logging", ADMIN, rules)
     assert put.status == 200 and put.body["rules"] == rules["rules"]
     assert api.call("GET", "/logging", ADMIN).body["rules"] == rules["rules"]
+
+
+def test_pulled_and_dead_lettered_events_are_counted(api):
+    orders, billing = api.register("orders"), api.register("billing")
+    api.topic(orders["token"], "t")
+    sub = api.subscribe(billing["token"], ["t"], max_deliveries=1)
+    delivered, dead = metrics.totals["EventsDelivered"], metrics.totals["EventsDeadLettered"]
+    publish(api, orders["token"], "t", {"n": 1})
+    pull = {"max_messages": 10, "visibility_timeout": 0}
+    assert len(api.call("POST", f"/subscriptions/{sub['id']}/pull", billing["token"], pull)
+               .body["messages"]) == 1
+    assert api.call("POST", f"/subscriptions/{sub['id']}/pull", billing["token"], pull) \
+        .body["messages"] == []                  # its second delivery would pass max_deliveries
+    assert metrics.totals["EventsDelivered"] - delivered == 1
+    assert metrics.totals["EventsDeadLettered"] - dead == 1
