@@ -14,8 +14,9 @@ Firing a job: publish (the event id is ``sch-<name>-<fire ms>``, so a fire
 repeated after a crash is the same event to the publisher's idempotency
 window), push the next job (its key depends only on the schedule and the
 time, so a repeat overwrites it), then ack.  A job whose schedule was
-deleted, paused or changed since (``version``) is dropped: PATCH bumps the
-version and queues a new job.
+deleted, paused or changed since (``version``, new and random at every
+create and change, so a job of a deleted schedule never fires a new one of the
+same name) is dropped: PATCH makes a new version and queues a new job.
 
 After downtime a due job is *late*: ``missed: fire-once`` (default) fires it
 once and continues from now; ``skip`` continues from now without firing.
@@ -23,6 +24,7 @@ once and continues from now; ``skip`` continues from now without firing.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from datetime import datetime, timezone
 
@@ -76,7 +78,7 @@ class Schedules:
             "kind": expression.kind, "timezone": expression.timezone,
             "description": body.get("description", ""), "target": target,
             "missed": body.get("missed", "fire-once"), "state": body.get("state", "enabled"),
-            "version": 1, "anchor": now, "created_at": iso(now), "updated_at": iso(now)}
+            "version": _new_version(), "anchor": now, "created_at": iso(now), "updated_at": iso(now)}
         try:
             self.docs.put(SCHEDULES, schedule["name"], schedule, create_only=True)
         except AlreadyExists:
@@ -106,7 +108,7 @@ class Schedules:
                         timezone=expression.timezone, updated_at=iso(now),
                         **{k: body[k] for k in ("description", "missed", "state") if k in body})
         if timing:
-            schedule["version"] += 1
+            schedule["version"] = _new_version()
             if "expression" in body:
                 schedule["anchor"] = now
         self.docs.put(SCHEDULES, name, schedule)
@@ -149,8 +151,7 @@ class Schedules:
                 try:
                     done = self._fire(json.loads(lease.item.payload), now)
                 except BusError as exc:     # e.g. its topic was deleted: say so, keep going
-                    logger.warning("schedule fire failed", extra={
-                        "job": lease.item.id, "code": exc.code, "detail": exc.detail})
+                    self._failed(json.loads(lease.item.payload), exc)
                     self.queues.nack(FIRE_QUEUE, [lease.receipt], FIRE_LEASE_SECONDS)
                     continue
                 fired += done
@@ -170,6 +171,7 @@ class Schedules:
             result = self._publish(schedule, occurrence)
             run.update(last_fired_at=iso(now), last_occurrence=iso(occurrence),
                        last_result=result, fired_count=run.get("fired_count", 0) + 1)
+            run.pop("last_error", None)
             fired = True
             self.on_fired(schedule, occurrence, result)
         else:
@@ -177,6 +179,15 @@ class Schedules:
         expression = parse(schedule["expression"], schedule["timezone"])
         self._plan(schedule, expression, now if late else occurrence, run)
         return fired
+
+    def _failed(self, job: dict, exc: BusError) -> None:
+        """A fire failed (tried again in a minute): the run state shows why."""
+        logger.warning("schedule fire failed", extra={
+            "schedule": job["schedule"], "code": exc.code, "detail": exc.detail})
+        run = self.docs.get(RUNS, job["schedule"])
+        if run is not None:
+            run["last_error"] = {"at": iso(self.clock()), "code": exc.code, "detail": exc.detail}
+            self.docs.put(RUNS, job["schedule"], run)
 
     def _publish(self, schedule: dict, occurrence: float) -> dict:
         owner = Principal("service", schedule["owner_id"], schedule["owner"])
@@ -252,6 +263,10 @@ class Schedules:
         view = {k: v for k, v in schedule.items() if k not in ("anchor", "owner_id")}
         view["id"] = schedule["name"]
         return view
+
+
+def _new_version() -> str:
+    return secrets.token_hex(4)
 
 
 def _utc(epoch: float) -> datetime:

@@ -391,3 +391,31 @@ def test_validation_failed_is_the_error_class_of_a_bad_expression():
     with pytest.raises(ValidationFailed):
         from chalicelib.domain.schedule_expressions import parse
         parse("cron(* * * * * *)")
+
+
+def test_a_schedule_made_again_under_a_deleted_ones_name_keeps_only_its_own_times():
+    clock = Clock(datetime(2026, 8, 1, 0, 0, tzinfo=UTC))
+    bus = memory_bus(clock)
+    me, sub = owner_of(bus)
+    schedule(bus, me, "r", "cron(10 * * * ? *)")
+    bus.schedules.delete(me, "r")
+    schedule(bus, me, "r", "cron(40 * * * ? *)")
+    run_minutes(bus, clock, 60)
+    assert fire_times(drain(bus, me, sub)) == ["2026-08-01T00:40:00.000Z"]
+
+
+def test_a_fire_that_fails_is_shown_and_tried_again():
+    clock = Clock(datetime(2026, 8, 1, 0, 0, tzinfo=UTC))
+    bus = memory_bus(clock)
+    me, sub = owner_of(bus)
+    schedule(bus, me, "lost", "rate(1 hour)")
+    bus.topics.delete(me, "ticks")
+    clock.advance(hours=1)
+    bus.schedules.fire_due()
+    assert bus.schedules.get(me, "lost")["last_error"]["code"] == "topic-not-found"
+    bus.topics.create(me, {"name": "ticks"})
+    sub = bus.subscriptions.create(me, {"topics": ["ticks"]})
+    clock.advance(minutes=2)
+    bus.schedules.fire_due()
+    assert fire_times(drain(bus, me, sub)) == ["2026-08-01T01:00:00.000Z"]
+    assert "last_error" not in bus.schedules.get(me, "lost")
