@@ -7,6 +7,14 @@ is refused with 422 ``schema-violation`` listing every failing path
 stored.  The schemas are checked when they are set (400 ``invalid-schema``).
 The ``jsonschema`` package lists every error (fastjsonschema stops at the
 first); validators are built once per schema.
+
+A topic owner writes the schemas and every publisher's event runs them, so a
+regular expression in them (``pattern``, ``patternProperties``) is matched by
+RE2 (linear time), never by Python's backtracking ``re``: no schema can stall
+publishing.  A pattern RE2 refuses, or longer than 256 characters, is an
+``invalid-schema``; so is ``unevaluatedProperties`` beside
+``patternProperties`` (jsonschema would match those with ``re``) and a
+``schemas`` document over 64 KiB.
 """
 from __future__ import annotations
 
@@ -14,32 +22,102 @@ import functools
 import json
 
 from jsonschema import validators
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import SchemaError, ValidationError
 
+from chalicelib.domain.patterns.extensions import MAX_REGEX_LENGTH, compile_regex
 from chalicelib.errors import Unprocessable, ValidationFailed
 from chalicelib.middleware import Middleware, PublishContext
 
 MAX_LISTED = 50
+MAX_SCHEMAS_BYTES = 64 * 1024
+
+
+def _invalid(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{field} is not a usable JSON Schema: {message}",
+                            code="invalid-schema",
+                            extra={"errors": [{"field": field, "message": message}]})
 
 
 def check_schemas(schemas: dict) -> dict:
     """Raise 400 ``invalid-schema`` naming the first schema that is not one."""
+    if len(json.dumps(schemas, separators=(",", ":"))) > MAX_SCHEMAS_BYTES:
+        raise _invalid("schemas", f"more than {MAX_SCHEMAS_BYTES} bytes of JSON")
     for event_type, schema in schemas.items():
+        field = f"schemas.{event_type}"
         try:
             validators.validator_for(schema).check_schema(schema)
         except SchemaError as exc:
-            field = f"schemas.{event_type}"
-            raise ValidationFailed(f"{field} is not a valid JSON Schema: {exc.message}",
-                                   code="invalid-schema",
-                                   extra={"errors": [{"field": field,
-                                                      "message": exc.message}]}) from None
+            raise _invalid(field, exc.message) from None
+        _check_regexes(schema, field)
     return schemas
+
+
+def _check_regexes(node, field: str) -> None:
+    """Every regex of the schema RE2 can run; no ``re``-only keyword combination."""
+    if isinstance(node, list):
+        for item in node:
+            _check_regexes(item, field)
+        return
+    if not isinstance(node, dict):
+        return
+    patterns = list(node.get("patternProperties") or {}) if isinstance(
+        node.get("patternProperties"), dict) else []
+    if isinstance(node.get("pattern"), str):
+        patterns.append(node["pattern"])
+    if patterns and "unevaluatedProperties" in node:
+        raise _invalid(field, "unevaluatedProperties cannot be combined with patternProperties")
+    for pattern in patterns:
+        if len(pattern) > MAX_REGEX_LENGTH:
+            raise _invalid(field, f"pattern longer than {MAX_REGEX_LENGTH} characters")
+        try:
+            compile_regex(pattern)
+        except ValueError as exc:
+            raise _invalid(field, f"pattern {pattern!r}: {exc}") from None
+    for value in node.values():
+        _check_regexes(value, field)
+
+
+def _search(pattern: str, text: str) -> bool:
+    return compile_regex(pattern).search(text) is not None
+
+
+def _pattern(validator, pattern, instance, schema):
+    if validator.is_type(instance, "string") and not _search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+def _pattern_properties(validator, patterns, instance, schema):
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for key, value in instance.items():
+            if _search(pattern, key):
+                yield from validator.descend(value, subschema, path=key, schema_path=pattern)
+
+
+def _additional_properties(validator, allowed, instance, schema):
+    if not validator.is_type(instance, "object"):
+        return
+    known = schema.get("properties", {})
+    patterns = list(schema.get("patternProperties", {}))
+    extras = sorted(key for key in instance if key not in known
+                    and not any(_search(pattern, key) for pattern in patterns))
+    if validator.is_type(allowed, "object"):
+        for extra in extras:
+            yield from validator.descend(instance[extra], allowed, path=extra)
+    elif not allowed and extras:
+        yield ValidationError(f"unknown field(s) {', '.join(map(repr, extras))} "
+                              f"(additional properties are not allowed)")
 
 
 @functools.lru_cache(maxsize=512)
 def _validator(schema_text: str):
     schema = json.loads(schema_text)
-    return validators.validator_for(schema)(schema)
+    base = validators.validator_for(schema)
+    checked = validators.extend(base, {"pattern": _pattern,
+                                       "patternProperties": _pattern_properties,
+                                       "additionalProperties": _additional_properties})
+    return checked(schema)
 
 
 def _path(error) -> str:

@@ -244,3 +244,31 @@ def test_pulled_and_dead_lettered_events_are_counted(api):
         .body["messages"] == []                  # its second delivery would pass max_deliveries
     assert metrics.totals["EventsDelivered"] - delivered == 1
     assert metrics.totals["EventsDeadLettered"] - dead == 1
+
+
+@pytest.mark.parametrize("schema, why", [
+    ({"type": "string", "pattern": "(a"}, "regex"),                        # not a regex at all
+    ({"type": "string", "pattern": r"(\w)\1"}, "pattern"),                 # backreference
+    ({"type": "string", "pattern": "a" * 300}, "longer"),
+    ({"patternProperties": {"^x": {}}, "unevaluatedProperties": False}, "unevaluated"),
+])
+def test_schemas_with_regexes_re2_cannot_run_are_refused(api, schema, why):
+    owner = api.register()
+    reply = api.call("POST", "/topics", owner["token"], {"name": "t", "schemas": {"e": schema}})
+    assert reply.status == 400 and reply.body["code"] == "invalid-schema", reply
+    assert why in reply.body["detail"]
+
+
+def test_a_catastrophic_pattern_cannot_stall_publishing(api):
+    import time
+    owner = api.register()
+    api.topic(owner["token"], "t", schemas={"e": {"type": "object", "properties": {
+        "s": {"type": "string", "pattern": "^(a+)+$"}},
+        "patternProperties": {"^(x+x+)+y$": {"type": "string"}},
+        "additionalProperties": False}})
+    evil = "a" * 40 + "!"                  # Python's re would backtrack for hours
+    started = time.monotonic()
+    reply = publish(api, owner["token"], "t", {"s": evil, "x" * 40: 1}, "e")
+    assert time.monotonic() - started < 5
+    assert reply.status == 422
+    assert {e["field"] for e in reply.body["errors"]} == {"data.s", "data"}
