@@ -33,7 +33,8 @@ from chalicelib.domain import disciplines
 from chalicelib.domain.schedule_expressions import ScheduleExpression, parse
 from chalicelib.domain.timeutil import iso
 from chalicelib.domain.validation import validate
-from chalicelib.errors import BusError, Conflict, Forbidden, NotFound, ValidationFailed
+from chalicelib.errors import (BusError, Conflict, Forbidden, NotFound, PayloadTooLarge,
+                               ValidationFailed)
 from chalicelib.observability import logger
 from chalicelib.services.auth import Principal
 from chalicelib.services.publishing import Publisher
@@ -235,6 +236,11 @@ class Schedules:
                                                                 "message": message}]})
         if ("topic" in target) == ("queue" in target):
             raise invalid("a target names either a topic or a queue")
+        size = len(json.dumps(target, separators=(",", ":")).encode())
+        if size > self.settings.max_payload_bytes:
+            raise PayloadTooLarge(f"the target is {size} bytes of JSON; what a schedule fires "
+                                  f"may be at most {self.settings.max_payload_bytes}",
+                                  extra={"limit": self.settings.max_payload_bytes})
         if "topic" in target:
             extra = sorted({"body", "priority"} & set(target))
             if extra or "type" not in target or "data" not in target:

@@ -419,3 +419,12 @@ def test_a_fire_that_fails_is_shown_and_tried_again():
     bus.schedules.fire_due()
     assert fire_times(drain(bus, me, sub)) == ["2026-08-01T01:00:00.000Z"]
     assert "last_error" not in bus.schedules.get(me, "lost")
+
+
+def test_a_target_too_large_to_fire_is_refused_when_the_schedule_is_made(api):
+    owner = api.register()
+    api.topic(owner["token"], "ticks")
+    reply = api.call("POST", "/schedules", owner["token"], {
+        "name": "huge", "expression": "rate(1 hour)",
+        "target": {"topic": "ticks", "type": "t", "data": "x" * 300_000}})
+    assert reply.status == 413 and reply.body["code"] == "payload-too-large"
