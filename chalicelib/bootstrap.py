@@ -143,6 +143,7 @@ def observe(bus: Bus, system: SystemEvents) -> None:
     bus.subscriptions.on_change = system.subscription
     bus.push.on_change = system.subscription
     bus.dispatcher.system = system
+    bus.subscriptions.on_dead = system.dead_lettered
     bus.schedules.on_fired = system.schedule_fired
 
 

@@ -48,6 +48,8 @@ class Subscriptions:
         self.routes = routes
         self.tracking = tracking
         self.on_change: Callable[[str, dict], None] = lambda verb, subscription: None
+        # system events: (subscription, topic, event id, reason) of a pull dead letter
+        self.on_dead: Callable[[dict, str | None, str, str], None] = lambda *dead: None
 
     def create(self, principal: Principal, body: dict, base_url: str = "") -> dict:
         """Pull subscriptions are ready at once; push ones start ``pending``."""
@@ -134,8 +136,10 @@ class Subscriptions:
                 reason = f"dead-lettered after {lease.item.deliveries - 1} deliveries"
                 if tracking:
                     tracking.safely(tracking.dead, subscription, lease.item.key, reason)
-                pipeline.after_deliver(DeliveryContext(subscription, lease.item.id, None, None,
+                topic = json.loads(pipeline.load(lease.item.payload)).get("topic")
+                pipeline.after_deliver(DeliveryContext(subscription, lease.item.id, topic, None,
                                                        "", outcome="dead-lettered"))
+                self.on_dead(subscription, topic, lease.item.id, reason)
         leased = lease_request(self.queues, subscription["queue"], body, self.settings,
                                subscription["max_deliveries"], on_dead=buried)
         if tracking and leased:

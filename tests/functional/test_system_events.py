@@ -158,3 +158,23 @@ def test_system_topic_names_are_reserved_over_http(api):
     reply = api.call("POST", "/topics/bus.services/events", owner["token"],
                      {"type": "bus.service.registered", "data": {}})
     assert reply.status == 403 and reply.body["code"] == "not-a-publisher"
+
+
+def test_pull_dead_letters_are_published_too(bus):
+    _, producer = service(bus, "producer")
+    _, consumer = service(bus, "consumer")
+    bus.topics.create(producer, {"name": "orders"})
+    pull = bus.subscriptions.create(consumer, {"topics": ["orders"], "max_deliveries": 1})
+    event = bus.publisher.publish(producer, "orders", {"type": "t", "data": 1})
+    bus.subscriptions.pull(consumer, pull["id"], {"visibility_timeout": 0})   # never acked
+    bus.clock.advance(seconds=1)
+    # the next pull finds it over max_deliveries: dead letter, and bus.deliveries is created
+    assert bus.subscriptions.pull(consumer, pull["id"], {})["messages"] == []
+    watch = bus.subscriptions.create(consumer, {"topics": ["bus.deliveries"]})
+    bus.publisher.publish(producer, "orders", {"type": "t", "data": 2})
+    bus.subscriptions.pull(consumer, pull["id"], {"visibility_timeout": 0})
+    bus.clock.advance(seconds=1)
+    bus.subscriptions.pull(consumer, pull["id"], {})
+    [(kind, data)] = types(bus, consumer, watch)
+    assert kind == "bus.event.dead-lettered" and data["subscription"] == pull["id"]
+    assert data["event_id"] != event["id"]          # the second one (the watch came later)
