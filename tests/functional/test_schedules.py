@@ -47,6 +47,15 @@ def owner_of(bus, topic="ticks"):
     return me, sub
 
 
+def started(at: datetime):
+    """A memory bus on a clock at ``at``, a service, its topic ``ticks`` and a pull
+    subscription to it: (clock, bus, principal, subscription)."""
+    clock = Clock(at)
+    bus = memory_bus(clock)
+    me, sub = owner_of(bus)
+    return clock, bus, me, sub
+
+
 def drain(bus, me, sub) -> list[dict]:
     events = []
     while True:
@@ -77,9 +86,7 @@ def schedule(bus, me, name, expression, tz="UTC", **fields):
 # ------------------------------------------------------------------ firing at the right instants
 
 def test_cron_every_15_minutes_fires_on_the_quarter_hours_of_a_day():
-    clock = Clock(datetime(2026, 3, 10, 0, 0, 30, tzinfo=UTC))
-    bus = memory_bus(clock)
-    me, sub = owner_of(bus)
+    clock, bus, me, sub = started(datetime(2026, 3, 10, 0, 0, 30, tzinfo=UTC))
     schedule(bus, me, "quarterly", "cron(0/15 * * * ? *)")
     run_minutes(bus, clock, 24 * 60)
     times = fire_times(drain(bus, me, sub))
@@ -90,9 +97,7 @@ def test_cron_every_15_minutes_fires_on_the_quarter_hours_of_a_day():
 
 
 def test_weekday_cron_in_new_york_follows_the_dst_change_across_a_month():
-    clock = Clock(datetime(2026, 3, 1, 0, 0, tzinfo=UTC))
-    bus = memory_bus(clock)
-    me, sub = owner_of(bus)
+    clock, bus, me, sub = started(datetime(2026, 3, 1, 0, 0, tzinfo=UTC))
     schedule(bus, me, "standup", "cron(0 9 ? * MON-FRI *)", tz="America/New_York")
     run_minutes(bus, clock, 31 * 24 * 60)
     times = [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in
@@ -105,9 +110,7 @@ def test_weekday_cron_in_new_york_follows_the_dst_change_across_a_month():
 
 
 def test_rate_fires_every_period_from_its_creation():
-    clock = Clock(datetime(2026, 5, 1, 12, 0, 20, tzinfo=UTC))
-    bus = memory_bus(clock)
-    me, sub = owner_of(bus)
+    clock, bus, me, sub = started(datetime(2026, 5, 1, 12, 0, 20, tzinfo=UTC))
     schedule(bus, me, "every5", "rate(5 minutes)")
     run_minutes(bus, clock, 60)
     times = fire_times(drain(bus, me, sub))
@@ -116,9 +119,7 @@ def test_rate_fires_every_period_from_its_creation():
 
 
 def test_at_fires_once_and_the_schedule_completes():
-    clock = Clock(datetime(2026, 6, 1, 8, 0, tzinfo=UTC))
-    bus = memory_bus(clock)
-    me, sub = owner_of(bus)
+    clock, bus, me, sub = started(datetime(2026, 6, 1, 8, 0, tzinfo=UTC))
     schedule(bus, me, "once", "at(2026-06-01T10:30:00)", tz="Europe/Berlin")
     run_minutes(bus, clock, 24 * 60)
     assert fire_times(drain(bus, me, sub)) == ["2026-06-01T08:30:00.000Z"]
@@ -127,9 +128,7 @@ def test_at_fires_once_and_the_schedule_completes():
 
 
 def test_fired_events_carry_the_schedule_id_and_the_scheduled_time():
-    clock = Clock(datetime(2026, 7, 1, 0, 0, tzinfo=UTC))
-    bus = memory_bus(clock)
-    me, sub = owner_of(bus)
+    clock, bus, me, sub = started(datetime(2026, 7, 1, 0, 0, tzinfo=UTC))
     schedule(bus, me, "hourly", "cron(0 * * * ? *)")
     clock.advance(hours=1, seconds=40)             # the tick runs late: the time is exact
     bus.schedules.fire_due()
@@ -142,9 +141,7 @@ def test_fired_events_carry_the_schedule_id_and_the_scheduled_time():
 
 
 def test_get_shows_the_next_five_fire_times_in_the_schedules_zone():
-    clock = Clock(datetime(2026, 10, 23, 12, 0, tzinfo=UTC))
-    bus = memory_bus(clock)
-    me, _ = owner_of(bus)
+    clock, bus, me, _ = started(datetime(2026, 10, 23, 12, 0, tzinfo=UTC))
     schedule(bus, me, "berlin", "cron(30 2 * * ? *)", tz="Europe/Berlin")
     view = bus.schedules.get(me, "berlin")
     assert view["next_fire_times"] == [
@@ -153,9 +150,7 @@ def test_get_shows_the_next_five_fire_times_in_the_schedules_zone():
 
 
 def test_a_queue_target_gets_a_message_with_the_schedule_and_time():
-    clock = Clock(datetime(2026, 7, 1, 0, 0, tzinfo=UTC))
-    bus = memory_bus(clock)
-    me, _ = owner_of(bus)
+    clock, bus, me, _ = started(datetime(2026, 7, 1, 0, 0, tzinfo=UTC))
     bus.queues.create(me, {"name": "jobs"})
     bus.schedules.create(me, {"name": "nightly", "expression": "cron(0 2 * * ? *)",
                               "target": {"queue": "jobs", "body": {"job": "report"}}})
@@ -168,9 +163,7 @@ def test_a_queue_target_gets_a_message_with_the_schedule_and_time():
 # ------------------------------------------------------------------ changes and downtime
 
 def test_pause_stops_firing_and_resume_continues_from_now():
-    clock = Clock(datetime(2026, 8, 1, 0, 0, tzinfo=UTC))
-    bus = memory_bus(clock)
-    me, sub = owner_of(bus)
+    clock, bus, me, sub = started(datetime(2026, 8, 1, 0, 0, tzinfo=UTC))
     schedule(bus, me, "m", "rate(1 minute)")
     run_minutes(bus, clock, 5)
     bus.schedules.update(me, "m", {"state": "paused"})
@@ -183,9 +176,7 @@ def test_pause_stops_firing_and_resume_continues_from_now():
 
 
 def test_changing_the_expression_replaces_the_pending_fire():
-    clock = Clock(datetime(2026, 8, 1, 0, 0, tzinfo=UTC))
-    bus = memory_bus(clock)
-    me, sub = owner_of(bus)
+    clock, bus, me, sub = started(datetime(2026, 8, 1, 0, 0, tzinfo=UTC))
     schedule(bus, me, "c", "cron(0 * * * ? *)")
     bus.schedules.update(me, "c", {"expression": "cron(30 * * * ? *)"})
     run_minutes(bus, clock, 120)
@@ -194,9 +185,7 @@ def test_changing_the_expression_replaces_the_pending_fire():
 
 
 def test_a_deleted_schedule_never_fires():
-    clock = Clock(datetime(2026, 8, 1, 0, 0, tzinfo=UTC))
-    bus = memory_bus(clock)
-    me, sub = owner_of(bus)
+    clock, bus, me, sub = started(datetime(2026, 8, 1, 0, 0, tzinfo=UTC))
     schedule(bus, me, "d", "rate(1 minute)")
     bus.schedules.delete(me, "d")
     run_minutes(bus, clock, 5)
@@ -205,9 +194,7 @@ def test_a_deleted_schedule_never_fires():
 
 @pytest.mark.parametrize("missed, fired", [("fire-once", 1), ("skip", 0)])
 def test_after_downtime_missed_occurrences_follow_the_schedules_policy(missed, fired):
-    clock = Clock(datetime(2026, 9, 1, 0, 0, tzinfo=UTC))
-    bus = memory_bus(clock)
-    me, sub = owner_of(bus)
+    clock, bus, me, sub = started(datetime(2026, 9, 1, 0, 0, tzinfo=UTC))
     schedule(bus, me, "p", "rate(1 minute)", missed=missed)
     clock.advance(hours=3)                        # the bus was down for three hours
     bus.schedules.fire_due()
@@ -394,9 +381,7 @@ def test_validation_failed_is_the_error_class_of_a_bad_expression():
 
 
 def test_a_schedule_made_again_under_a_deleted_ones_name_keeps_only_its_own_times():
-    clock = Clock(datetime(2026, 8, 1, 0, 0, tzinfo=UTC))
-    bus = memory_bus(clock)
-    me, sub = owner_of(bus)
+    clock, bus, me, sub = started(datetime(2026, 8, 1, 0, 0, tzinfo=UTC))
     schedule(bus, me, "r", "cron(10 * * * ? *)")
     bus.schedules.delete(me, "r")
     schedule(bus, me, "r", "cron(40 * * * ? *)")
@@ -405,9 +390,7 @@ def test_a_schedule_made_again_under_a_deleted_ones_name_keeps_only_its_own_time
 
 
 def test_a_fire_that_fails_is_shown_and_tried_again():
-    clock = Clock(datetime(2026, 8, 1, 0, 0, tzinfo=UTC))
-    bus = memory_bus(clock)
-    me, sub = owner_of(bus)
+    clock, bus, me, sub = started(datetime(2026, 8, 1, 0, 0, tzinfo=UTC))
     schedule(bus, me, "lost", "rate(1 hour)")
     bus.topics.delete(me, "ticks")
     clock.advance(hours=1)
