@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Callable
 
 from chalicelib.config import Settings
@@ -43,6 +44,17 @@ from chalicelib.storage.base import AlreadyExists, DocumentStore, QueueStore, St
 
 EVENTS = "event"
 MAX_RECORDED_ROUTES = 1000    # keeps an event record well inside DynamoDB's 400 KB item limit
+
+
+@dataclass
+class Draft:
+    """An event checked and enveloped, nothing stored yet."""
+
+    record: dict                  # what is stored (its envelope maybe compressed)
+    envelope: dict                # the whole envelope
+    chosen_id: bool               # the producer chose the id: a retry must be recognised
+    callback_secret: str | None = None
+    secret_generated: bool = False     # made by the bus: the 202 tells the producer
 
 
 class Publisher:
@@ -65,8 +77,8 @@ class Publisher:
                 base_url: str = "", sync: bool = False) -> dict:
         """``POST /topics/{name}/events``: one event, or ``{"events": [...]}``.
 
-        ``sync``: the producer will wait for a reply (``Prefer: wait``).  The
-        stored record is returned too (``record``), for the caller that waits.
+        ``sync``: the producer will wait for a reply (``Prefer: wait``; the
+        caller waits, services/events.py).
         """
         principal.require_service()
         batch = isinstance(body, dict) and "events" in body
@@ -76,9 +88,9 @@ class Publisher:
                                    extra={"errors": [{"field": "events[].mode",
                                                       "message": "sync is not allowed here"}]})
         topic = self._topic_for(principal, topic_name)
-        records = [self._prepare(principal, [topic], event, base_url, sync) for event in events]
+        drafts = [self._prepare(principal, [topic], event, base_url, sync) for event in events]
         table = self.routing.table()
-        results = [self._store(principal, [topic], record, table) for record in records]
+        results = [self._store(principal, [topic], draft, table) for draft in drafts]
         return {"events": results} if batch else results[0]
 
     def multicast(self, principal: Principal, body: object, base_url: str = "",
@@ -87,8 +99,8 @@ class Publisher:
         principal.require_service()
         event = validate("multicast", body)
         topics = [self._topic_for(principal, name) for name in event.pop("topics", [])]
-        record = self._prepare(principal, topics, event, base_url, sync)
-        return self._store(principal, topics, record, self.routing.table())
+        draft = self._prepare(principal, topics, event, base_url, sync)
+        return self._store(principal, topics, draft, self.routing.table())
 
     def publish_as(self, principal: Principal, topic_name: str, event: dict,
                    extensions: dict) -> dict:
@@ -96,8 +108,8 @@ class Publisher:
         bus itself on ``bus.*``), with extra envelope attributes; checked like any."""
         event = validate("event", event)
         topic = self._topic_for(principal, topic_name)
-        record = self._prepare(principal, [topic], event, extensions=extensions)
-        return self._store(principal, [topic], record, self.routing.table())
+        draft = self._prepare(principal, [topic], event, extensions=extensions)
+        return self._store(principal, [topic], draft, self.routing.table())
 
     def record(self, event_id: str) -> dict:
         record = self.docs.get(EVENTS, event_id)
@@ -133,7 +145,8 @@ class Publisher:
         return topic
 
     def _prepare(self, principal: Principal, topics: list[dict], event: dict,
-                 base_url: str = "", sync: bool = False, extensions: dict | None = None) -> dict:
+                 base_url: str = "", sync: bool = False,
+                 extensions: dict | None = None) -> Draft:
         """The event record, checked, before anything is stored."""
         now = self.clock()
         check_depth(event["data"], "data")          # routing walks it
@@ -164,8 +177,8 @@ class Publisher:
                   "producer_id": principal.service_id, "topics": [t["name"] for t in topics],
                   "status": "pending", "seq": disciplines.next_seq(now),
                   "created_at": iso(now), "envelope": env,
-                  "expires_at": int(now) + self.settings.idempotency_seconds,
-                  "_chosen_id": "id" in event}
+                  "expires_at": int(now) + self.settings.idempotency_seconds}
+        draft = Draft(record, env, chosen_id="id" in event)
         stored = self.pipeline.store(text)
         if stored != text:            # compressed: the record keeps the attributes, not the data
             record["envelope"] = {k: v for k, v in env.items() if k != "data"}
@@ -175,44 +188,44 @@ class Publisher:
             record["reply_by"] = now + self.settings.reply_seconds
         if event.get("callback"):
             record["callback"] = event["callback"]
-            record["_callback_secret"] = event.get("callback_secret") or self.outcomes.new_secret()
-            record["_secret_generated"] = "callback_secret" not in event
-        return record
+            draft.callback_secret = event.get("callback_secret") or self.outcomes.new_secret()
+            draft.secret_generated = "callback_secret" not in event
+        return draft
 
-    def _store(self, principal: Principal, topics: list[dict], record: dict,
+    def _store(self, principal: Principal, topics: list[dict], draft: Draft,
                table: RoutingTable) -> dict:
-        answer = self._stored(principal, topics, record, table)
+        answer = self._stored(principal, topics, draft, table)
         if not answer.get("duplicate"):
             self.pipeline.after_publish(PublishContext(
-                principal, topics, full_envelope(record), record, record.get("subscriptions", 0)))
+                principal, topics, draft.envelope, draft.record,
+                draft.record.get("subscriptions", 0)))
         return answer
 
-    def _stored(self, principal: Principal, topics: list[dict], record: dict,
+    def _stored(self, principal: Principal, topics: list[dict], draft: Draft,
                 table: RoutingTable) -> dict:
-        plan = self.routing.plan(topics, full_envelope(record), table)
+        record = draft.record
+        plan = self.routing.plan(topics, draft.envelope, table)
         if record.get("sync") and not any(r.subscription.get("responder") for r in plan.routes):
             raise Conflict("a synchronous event needs a responder: no subscription flagged "
                            "\"responder\": true receives it", code="no-responder")
-        secret = record.pop("_callback_secret", None)
-        generated = record.pop("_secret_generated", False)
-        chosen_id = record.pop("_chosen_id")
         self._record_routes(record, plan)
-        event_id, expires = record["id"], record["expires_at"]
-        if not (chosen_id or record.get("sync") or record.get("callback")):
-            return self._accept(record, plan)
+        if not (draft.chosen_id or record.get("sync") or record.get("callback")):
+            return self._accept(record, draft.envelope, plan)
         try:
-            self.docs.put(EVENTS, event_id, record, create_only=True, expires_at=expires)
+            self.docs.put(EVENTS, record["id"], record, create_only=True,
+                          expires_at=record["expires_at"])
         except AlreadyExists:
-            record = self._existing(principal, event_id)
+            record = self._existing(principal, record["id"])
             if record["status"] != "pending":
                 return self._accepted(record, duplicate=True)
         if record.get("callback"):      # before the fan-out: no outcome can come first
-            self.outcomes.track(record, record["callback"], secret)
-        return self._accept(record, plan, callback_secret=secret if generated else None)
+            self.outcomes.track(record, record["callback"], draft.callback_secret)
+        return self._accept(record, draft.envelope, plan,
+                            draft.callback_secret if draft.secret_generated else None)
 
-    def _accept(self, record: dict, plan, callback_secret: str | None = None) -> dict:
+    def _accept(self, record: dict, env: dict, plan, callback_secret: str | None = None) -> dict:
         """Fan out, then record the event as ``accepted``."""
-        record["subscriptions"] = self._fan_out(record, plan)
+        record["subscriptions"] = self._fan_out(record, env, plan)
         record["status"] = "accepted"
         record["accepted_at"] = iso(self.clock())
         self.docs.put(EVENTS, record["id"], record, expires_at=record["expires_at"])
@@ -236,9 +249,8 @@ class Publisher:
                            code="event-id-conflict")
         return record
 
-    def _fan_out(self, record: dict, plan) -> int:
+    def _fan_out(self, record: dict, env: dict, plan) -> int:
         """One queue item per routed subscription."""
-        env = full_envelope(record)
         priority = env.get("priority", 0)
         tracked = bool(record.get("sync") or record.get("callback"))
         enqueued_ms = int(self.clock() * 1000)
