@@ -13,9 +13,9 @@ connection error           after ``max_deliveries`` -> dead letters
 =========================  ===================================================
 
 Every attempt is recorded (status, latency, a capped response snippet).
-Consecutive failures open a circuit breaker: the subscription is ``paused``
-(events keep queuing) and one event is sent as a probe at growing intervals
-until the endpoint answers again.  ``ordered`` subscriptions hold a
+Consecutive failures open a circuit breaker (push.py): the subscription is
+``paused`` (events keep queuing) and one event is sent as a probe at growing
+intervals until the endpoint answers again.  ``ordered`` subscriptions hold a
 per-subscription lock and send only the head of the queue, one at a time.
 
 Nothing is lost when the process dies mid-delivery: an item is only removed
@@ -46,7 +46,7 @@ from chalicelib.middleware import DeliveryContext, Pipeline
 from chalicelib.observability import logger, metrics
 from chalicelib.services.caching import Recent
 from chalicelib.services.outcomes import RESULTS_QUEUE
-from chalicelib.services.push import VERIFY_QUEUE, PushSubscriptions, closed_breaker
+from chalicelib.services.push import VERIFY_QUEUE, PushSubscriptions, hub_topic
 from chalicelib.services.subscriptions import SUBSCRIPTIONS, Subscriptions
 from chalicelib.services.tracking import Tracking
 
@@ -56,7 +56,6 @@ from chalicelib.storage.base import AlreadyExists, DocumentStore, Leased, QueueS
 
 LOCKS = "dispatch-lock"
 BATCH = 10
-MAX_PROBE_SECONDS = 3600.0
 
 
 class Dispatcher:
@@ -236,7 +235,7 @@ class Dispatcher:
     def _send(self, subscription: dict, event_id: str, body: bytes, envelope: dict) -> Outcome:
         """POST the signed CloudEvent to the (checked) callback."""
         topic_url = subscription.get("topic_urls", {}).get(envelope.get("topic")) \
-            or self._hub_topic(subscription)
+            or hub_topic(subscription)
         headers = {"Content-Type": CONTENT_TYPE,
                    "Link": f'<{subscription.get("hub_url", "")}>; rel="hub", '
                            f'<{topic_url}>; rel="self"',
@@ -255,7 +254,7 @@ class Dispatcher:
             # the reply (sync) is kept before the ack: a crash in between re-delivers
             self.tracking.safely(self.tracking.delivered, subscription, item.key, outcome.body)
             self.queues.ack(queue, [lease.receipt])
-            self._breaker_success(subscription)
+            self.push.breaker_success(subscription)
             return "delivered"
         if outcome.status == 410:
             logger.info("callback answered 410 Gone: subscription removed",
@@ -264,7 +263,7 @@ class Dispatcher:
             self.tracking.safely(self.tracking.dead, subscription, item.key,
                                  "the callback answered 410 Gone: subscription removed")
             return "failed"
-        self._breaker_failure(subscription)
+        self.push.breaker_failure(subscription)
         failure = outcome.error or f"the callback answered {outcome.status}"
         if self.system:
             self.system.delivery_failed(subscription, topic, {
@@ -300,41 +299,6 @@ class Dispatcher:
         except Exception:  # noqa: BLE001 - the log must never cost a delivery
             logger.exception("could not record a delivery attempt")
 
-    # ---------------------------------------------------------------- circuit breaker
-
-    def _breaker_failure(self, subscription: dict) -> None:
-        current = self.subscriptions.load(subscription["id"]) or subscription
-        breaker = current.setdefault("breaker", {"failures": 0})
-        breaker["failures"] = breaker.get("failures", 0) + 1
-        paused = current.get("status") == "paused"
-        if paused and breaker.get("probe_at"):      # a failed probe: wait twice as long
-            wait = min((breaker.get("probe_seconds") or self.settings.breaker_probe_seconds) * 2,
-                       MAX_PROBE_SECONDS)
-            breaker.update(probe_seconds=wait, probe_at=self.clock() + wait)
-        elif not paused and breaker["failures"] >= self.settings.breaker_threshold:
-            wait = self.settings.breaker_probe_seconds
-            breaker.update(probe_seconds=wait, probe_at=self.clock() + wait)
-            current.update(status="paused", status_reason=(
-                f"circuit open after {breaker['failures']} consecutive failures; "
-                f"probing the callback"), status_changed_at=iso(self.clock()))
-            logger.warning("push subscription paused by its circuit breaker",
-                           extra={"subscription": current["id"]})
-        self.docs.put(SUBSCRIPTIONS, current["id"], current)
-        subscription.update(status=current["status"], breaker=breaker)
-
-    def _breaker_success(self, subscription: dict) -> None:
-        if (subscription.get("breaker") or {}).get("failures") or \
-                subscription.get("status") == "paused":
-            current = self.subscriptions.load(subscription["id"]) or subscription
-            probing = current.get("status") == "paused" and \
-                (current.get("breaker") or {}).get("probe_at")
-            current["breaker"] = closed_breaker()
-            if probing:
-                current.update(status="active", status_reason="the callback recovered",
-                               status_changed_at=iso(self.clock()))
-            self.docs.put(SUBSCRIPTIONS, current["id"], current)
-            subscription.update(status=current["status"], breaker=current["breaker"])
-
     def _expire(self, subscription: dict) -> None:
         self.subscriptions.unroute(subscription)
         self.push.mark(subscription, "expired", "the subscription's lease ran out; "
@@ -356,19 +320,9 @@ class Dispatcher:
                 self.queues.ack(VERIFY_QUEUE, [lease.receipt])
                 done += 1
 
-    @staticmethod
-    def _hub_topic(subscription: dict) -> str:
-        """WebSub's hub.topic: the topic URL, or for a content-only subscription its own URL."""
-        if subscription["topics"]:
-            topic = subscription["topics"][0]
-            return subscription.get("topic_urls", {}).get(topic, topic)
-        hub = subscription.get("hub_url", "")
-        return f"{hub[:-len('/hub')] if hub.endswith('/hub') else hub}/subscriptions/" \
-               f"{subscription['id']}"
-
     def _verify(self, subscription: dict, mode: str) -> None:
         challenge = secrets.token_urlsafe(24)
-        query = {"hub.mode": mode, "hub.topic": self._hub_topic(subscription),
+        query = {"hub.mode": mode, "hub.topic": hub_topic(subscription),
                  "hub.challenge": challenge}
         if mode == "subscribe" and subscription.get("lease_seconds"):
             query["hub.lease_seconds"] = str(subscription["lease_seconds"])

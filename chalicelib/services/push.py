@@ -25,10 +25,12 @@ from chalicelib.domain.schemas import PUSH_ONLY
 from chalicelib.domain.timeutil import iso, iso_now
 from chalicelib.domain.validation import validate
 from chalicelib.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.observability import logger
 from chalicelib.services.auth import Principal
 from chalicelib.storage.base import DocumentStore, QueueStore, StoredItem
 
 VERIFY_QUEUE = "sys.verify"
+MAX_PROBE_SECONDS = 3600.0
 ATTEMPTS_TTL_SECONDS = 7 * 24 * 3600
 
 
@@ -148,6 +150,42 @@ class PushSubscriptions:
         self.on_enqueued(subscription["queue"])
         return resumed
 
+    def breaker_failure(self, subscription: dict) -> None:
+        """A failed attempt: count it; open the breaker at the threshold, or after a
+        failed probe wait twice as long (at most an hour).  Updates ``subscription``."""
+        current = self.docs.get("subscription", subscription["id"]) or subscription
+        breaker = current.setdefault("breaker", {"failures": 0})
+        breaker["failures"] = breaker.get("failures", 0) + 1
+        paused = current.get("status") == "paused"
+        if paused and breaker.get("probe_at"):      # a failed probe: wait twice as long
+            wait = min((breaker.get("probe_seconds") or self.settings.breaker_probe_seconds) * 2,
+                       MAX_PROBE_SECONDS)
+            breaker.update(probe_seconds=wait, probe_at=self.clock() + wait)
+        elif not paused and breaker["failures"] >= self.settings.breaker_threshold:
+            wait = self.settings.breaker_probe_seconds
+            breaker.update(probe_seconds=wait, probe_at=self.clock() + wait)
+            current.update(status="paused", status_reason=(
+                f"circuit open after {breaker['failures']} consecutive failures; "
+                f"probing the callback"), status_changed_at=iso(self.clock()))
+            logger.warning("push subscription paused by its circuit breaker",
+                           extra={"subscription": current["id"]})
+        self.docs.put("subscription", current["id"], current)
+        subscription.update(status=current["status"], breaker=breaker)
+
+    def breaker_success(self, subscription: dict) -> None:
+        """A delivered attempt: close the breaker (a paused one that was probing resumes)."""
+        if (subscription.get("breaker") or {}).get("failures") or \
+                subscription.get("status") == "paused":
+            current = self.docs.get("subscription", subscription["id"]) or subscription
+            probing = current.get("status") == "paused" and \
+                (current.get("breaker") or {}).get("probe_at")
+            current["breaker"] = closed_breaker()
+            if probing:
+                current.update(status="active", status_reason="the callback recovered",
+                               status_changed_at=iso(self.clock()))
+            self.docs.put("subscription", current["id"], current)
+            subscription.update(status=current["status"], breaker=current["breaker"])
+
     def deliveries(self, subscription: dict, limit: int, event_id: str | None) -> list[dict]:
         attempts = self.docs.list(attempts_collection(subscription["id"]))
         if event_id:
@@ -159,6 +197,16 @@ class PushSubscriptions:
         key = f"{attempt['event_id']}:{attempt['attempt']:03d}"
         self.docs.put(attempts_collection(subscription["id"]), key, attempt,
                       expires_at=int(self.clock()) + ATTEMPTS_TTL_SECONDS)
+
+
+def hub_topic(subscription: dict) -> str:
+    """WebSub's hub.topic: the topic URL, or for a content-only subscription its own URL."""
+    if subscription["topics"]:
+        topic = subscription["topics"][0]
+        return subscription.get("topic_urls", {}).get(topic, topic)
+    hub = subscription.get("hub_url", "")
+    return f"{hub[:-len('/hub')] if hub.endswith('/hub') else hub}/subscriptions/" \
+           f"{subscription['id']}"
 
 
 def closed_breaker() -> dict:
