@@ -173,6 +173,37 @@ def _narrowed(document: dict) -> dict:
         for statement in document["Statement"]]}
 
 
+#: API Gateway answers some requests itself, before any Lambda runs: those answers are
+#: problem+json too (docs/errors.md), an unknown route a 404 ``not-found`` (API Gateway's
+#: own answer would be 403 "Missing Authentication Token").
+GATEWAY_RESPONSES = {
+    "MISSING_AUTHENTICATION_TOKEN": (404, "not-found", "Not found", "no such route"),
+    "DEFAULT_4XX": (None, "bad-request", "Bad request", "$context.error.message"),
+    "DEFAULT_5XX": (None, "internal-error", "Internal error", "$context.error.message"),
+}
+
+
+def gateway_responses() -> dict[str, dict]:
+    resources = {}
+    for kind, (status, code, title, detail) in GATEWAY_RESPONSES.items():
+        body = ('{"type": "https://tlks.io/problems/%s", "title": "%s", "code": "%s", '
+                '%s"detail": "%s", "instance": "$context.path", '
+                '"correlation_id": "$context.requestId"}'
+                % (code, title, code, f'"status": {status}, ' if status else "", detail))
+        properties: dict[str, Any] = {
+            "RestApiId": {"Ref": "RestAPI"}, "ResponseType": kind,
+            "ResponseParameters": {
+                "gatewayresponse.header.Content-Type": "'application/problem+json'",
+                "gatewayresponse.header.X-Correlation-Id": "context.requestId"},
+            "ResponseTemplates": {"application/json": body}}
+        if status:
+            properties["StatusCode"] = str(status)
+        name = "".join(part.capitalize() for part in kind.split("_"))
+        resources[f"GatewayResponse{name}"] = {
+            "Type": "AWS::ApiGateway::GatewayResponse", "Properties": properties}
+    return resources
+
+
 def merge_template(stage: str) -> dict:
     """What ``chalice package --merge-template`` merges into its SAM template."""
     streamed = _streamed_tables()
@@ -185,6 +216,7 @@ def merge_template(stage: str) -> dict:
         "Stream": {"Fn::GetAtt": [logical_id(streamed[0]), "StreamArn"]}}}}}}
     for role in ROLES:
         resources[role] = {"Properties": {"Policies": role_policy}}
+    resources.update(gateway_responses())
     return {"Resources": resources, "Outputs": tables_outputs()}
 
 

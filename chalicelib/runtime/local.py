@@ -221,6 +221,18 @@ def _no_delay_handler():
     class NoDelayHandler(ChaliceRequestHandler):
         disable_nagle_algorithm = True
 
+        def _send_error_response(self, error) -> None:
+            # an unknown route: a 404 problem, as API Gateway's gateway response says on
+            # AWS (infra/cloudformation.py), not its bare 403 "Missing Authentication Token"
+            if error.CODE == 403 and b"Missing Authentication Token" in error.body:
+                problem = {"type": "https://tlks.io/problems/not-found", "title": "Not found",
+                           "status": 404, "detail": "no such route", "code": "not-found",
+                           "instance": self.path.split("?")[0]}
+                self._send_http_response(404, {"Content-Type": "application/problem+json"},
+                                         json.dumps(problem).encode())
+                return
+            super()._send_error_response(error)
+
     return NoDelayHandler
 
 

@@ -292,3 +292,17 @@ def test_settings_read_the_parameter_name():
     settings = Settings.from_env({"TLKS_ADMIN_TOKEN_PARAMETER": "/tlks-bus/dev/admin-token"})
     assert settings.admin_token_parameter == "/tlks-bus/dev/admin-token"
     assert Settings.from_env({}).admin_token_parameter is None
+
+
+def test_api_gateways_own_answers_are_problems_and_an_unknown_route_is_404(template):
+    responses = {r["Properties"]["ResponseType"]: r["Properties"]
+                 for r in _resources(template, "AWS::ApiGateway::GatewayResponse").values()}
+    assert set(responses) == {"MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"}
+    unknown = responses["MISSING_AUTHENTICATION_TOKEN"]
+    assert unknown["StatusCode"] == "404" and unknown["RestApiId"] == {"Ref": "RestAPI"}
+    assert unknown["ResponseParameters"]["gatewayresponse.header.Content-Type"] == \
+        "'application/problem+json'"
+    for properties in responses.values():
+        body = properties["ResponseTemplates"]["application/json"]
+        assert '"code": "' in body and "$context.requestId" in body
+    assert '"code": "not-found"' in unknown["ResponseTemplates"]["application/json"]
