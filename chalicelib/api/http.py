@@ -205,6 +205,6 @@ def _as_problem(response: Response) -> Response:
     if status >= 500:
         detail = "an unexpected error occurred; quote the correlation_id when reporting it"
     headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
-    return problem(status, {"type": f"https://tlks.io/problems/{code}",
-                            "title": response.body["Code"], "status": status,
-                            "detail": detail, "code": code}, headers)
+    title = code.replace("-", " ").capitalize()       # "Method not allowed", not a class name
+    return problem(status, {"type": f"https://tlks.io/problems/{code}", "title": title,
+                            "status": status, "detail": detail, "code": code}, headers)

@@ -155,3 +155,12 @@ def test_a_problem_names_the_path_requested_not_the_route(api):
     svc = api.register()
     reply = api.call("GET", "/topics/no-such-topic", svc["token"])
     assert reply.status == 404 and reply.body["instance"] == "/topics/no-such-topic"
+
+
+def test_chalices_own_errors_get_readable_titles(api):
+    svc = api.register()
+    reply = api.call("PATCH", "/topics", svc["token"], {})
+    assert reply.status == 405 and reply.body["title"] == "Method not allowed"
+    reply = api.call("POST", "/topics", svc["token"], raw="name=x",
+                     headers={"Content-Type": "text/plain"})
+    assert reply.status == 415 and reply.body["title"] == "Unsupported media type"
