@@ -121,3 +121,33 @@ def live_bus(tmp_path_factory) -> Iterator[LiveBus]:
             yield bus
     finally:
         _reap_moto(log, aws_port)
+
+
+@pytest.fixture(scope="session")
+def minute_schedule(live_bus) -> dict:
+    """A ``rate(1 minute)`` schedule on the live bus, its owner's token and pull subscription."""
+    import requests
+
+    def call(token, method, path, body=None):
+        response = requests.request(method, live_bus.url + path, json=body, timeout=30,
+                                    headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code < 300, response.text
+        return response.json()
+    token = call(live_bus.admin_token, "POST", "/services", {"name": "cron-live"})["token"]
+    call(token, "POST", "/topics", {"name": "cron-live"})
+    sub = call(token, "POST", "/subscriptions", {"topics": ["cron-live"]})
+    created_at = time.time()
+    schedule = call(token, "POST", "/schedules", {
+        "name": "every-minute", "expression": "rate(1 minute)",
+        "target": {"topic": "cron-live", "type": "heartbeat", "data": {"beat": True}}})
+    return {"token": token, "subscription": sub["id"], "created_at": created_at,
+            "schedule": schedule}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _minute_schedule_made_early(request):
+    """The minute-schedule test needs a minute of real time: make its schedule when the
+    session starts, so the minute passes while the other tests run (nothing is hooked)."""
+    if any("minute_schedule" in getattr(item, "fixturenames", ())
+           for item in request.session.items):
+        request.getfixturevalue("minute_schedule")
