@@ -24,6 +24,8 @@ from typing import Iterator
 
 import pytest
 
+from chalicelib.runtime.local import stop_process
+
 INSTALL_HINT = ("redis-server not found: install it (Debian/Ubuntu: "
                 "`sudo apt-get install -y redis-server`; macOS: `brew install redis`) "
                 "to run the Redis tests; .ci/run installs it")
@@ -68,16 +70,6 @@ def _answers(port: int) -> bool:
         return False
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @contextlib.contextmanager
 def throwaway_redis(binary: str | None = None, port: int | None = None) -> Iterator[RedisServer]:
     """A running ``redis-server`` on ``port`` (default: a free one), stopped on exit.
@@ -105,13 +97,13 @@ def throwaway_redis(binary: str | None = None, port: int | None = None) -> Itera
                 time.sleep(0.02)
             if proc.poll() is None and _answers(port):
                 break
-            _stop(proc)
+            stop_process(proc)
         else:
             raise RuntimeError(f"redis-server did not start:\n{log.read_text(errors='replace')}")
         try:
             yield RedisServer(port=port, pid=proc.pid, log=log)
         finally:
-            _stop(proc)
+            stop_process(proc)
 
 
 def no_redis_server() -> None:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import functools
 import ctypes
+import functools
 import json
 import logging
 import os
@@ -169,6 +169,9 @@ def start_moto(url: str) -> subprocess.Popen:
 
 
 def stop_process(proc: subprocess.Popen) -> None:
+    """Terminate ``proc`` (kill it after 5 s); nothing when it has already exited."""
+    if proc.poll() is not None:
+        return
     proc.terminate()
     try:
         proc.wait(timeout=5)
