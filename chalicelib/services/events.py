@@ -74,13 +74,12 @@ class Events:
         if answer is not None:
             raise ResponderFailed(f"{answer['by']} did not answer: {answer['reason']}",
                                   extra={"event_id": event_id}, headers=location)
-        error = self.replies.last_error(event_id)
-        if error:
-            raise ResponderFailed(f"the responder's latest attempt failed ({error}); retries "
-                                  f"continue, the reply will appear at the Location",
-                                  code="responder-error", extra={"event_id": event_id},
-                                  headers=location)
         state = self.replies.state(record)
+        if state.get("last_error"):
+            raise ResponderFailed(f"the responder's latest attempt failed "
+                                  f"({state['last_error']}); retries continue, the reply will "
+                                  f"appear at the Location", code="responder-error",
+                                  extra={"event_id": event_id}, headers=location)
         return Answer({"id": event_id, "status": state["status"],
                        "detail": f"no reply within {seconds:g} s; GET the Location "
                                  f"(with ?wait=<s>) for it"}, 202, location)

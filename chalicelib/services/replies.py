@@ -139,9 +139,6 @@ class Replies:
             view["last_error"] = progress["last_error"]
         return view
 
-    def last_error(self, record_id: str) -> str | None:
-        return (self.docs.get(PROGRESS, record_id) or {}).get("last_error")
-
     @staticmethod
     def _expired(record: dict, now: float) -> bool:
         return bool(record.get("reply_by")) and now > record["reply_by"]
