@@ -229,7 +229,8 @@ def test_nack_of_several_items_settles_each(queues, clock):
 
 
 @pytest.mark.parametrize("receipt", [
-    "", "short", 42, None, "!!!!not-base64!!!!", "bm8tc2VwYXJhdG9yLWhlcmU", "x" * 2000,
+    "", "short", 42, None, ["a list"], "!!!!not-base64!!!!", "bm8tc2VwYXJhdG9yLWhlcmU",
+    "x" * 2000,
 ])
 def test_malformed_receipts_raise_invalid_receipt(queues, receipt):
     with pytest.raises(InvalidReceipt):
