@@ -454,7 +454,7 @@ def bench_dynamodb(count: int, rounds: int) -> list[tuple]:
 IN_FLIGHT = (0, 1_000, 10_000)
 
 
-def in_flight_rate(queues, in_flight: int, rounds: int = 500) -> float:
+def in_flight_rate(queues, in_flight: int, rounds: int = 1000) -> float:
     """lease + ack of one item per second while ``in_flight`` items ahead of it
     in key order are leased (the head of a FIFO queue with busy consumers)."""
     queue = f"flight-{uuid.uuid4().hex[:6]}"
@@ -468,7 +468,7 @@ def in_flight_rate(queues, in_flight: int, rounds: int = 500) -> float:
     return rounds / (time.perf_counter() - started)
 
 
-def in_flight_rows(drivers: set[str], redis_url: str | None) -> list[tuple]:
+def in_flight_rows(drivers: set[str], redis_url: str | None, rounds: int) -> list[tuple]:
     """(driver, items in flight, lease+ack per second) for the local drivers."""
     stores: list[tuple[str, Callable[[], object]]] = []
     folder = tempfile.TemporaryDirectory(prefix="tlks-bench-")
@@ -486,8 +486,9 @@ def in_flight_rows(drivers: set[str], redis_url: str | None) -> list[tuple]:
     found = []
     with folder:
         for name, build in stores:
-            for count in IN_FLIGHT:
-                found.append((name, count, max(in_flight_rate(build(), count) for _ in range(2))))
+            rates = best_of(rounds, *[lambda count=count: in_flight_rate(build(), count)
+                                      for count in IN_FLIGHT])
+            found += [(name, count, rate) for count, rate in zip(IN_FLIGHT, rates)]
     return found
 
 
@@ -608,7 +609,7 @@ def main() -> None:
             rows += bench_dynamodb(max(args.messages // 50, 50), args.rounds)
         print_rates(rows)
         if args.in_flight and drivers & {"memory", "file", "redis"}:
-            print_in_flight(in_flight_rows(drivers, redis_url))
+            print_in_flight(in_flight_rows(drivers, redis_url, max(args.rounds, 3)))
 
 
 def print_rates(rows: list[tuple]) -> None:
