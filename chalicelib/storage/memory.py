@@ -116,6 +116,9 @@ class _Queue:
                 heappush(self.waiting, (item.visible_at, item.key))
         self.compact(now)
 
+    def drop(self, item: StoredItem) -> None:
+        del self.items[item.key]
+
     def compact(self, now: int) -> None:
         """Rebuild a heap whose stale entries outnumber the items."""
         limit = 2 * len(self.items) + SLACK
@@ -259,18 +262,7 @@ class MemoryQueueStore(QueueStore):
         issued = self._issued
         refs = [(issued.pop(receipt, None) if receipt.__class__ is str else None)
                 or decode_receipt(receipt) for receipt in receipts]
-        done = []
-        with self._lock:
-            q = self._queues.get(queue)
-            items = q.items if q is not None else {}
-            for key, lease in refs:
-                item = items.get(key)
-                if item is not None and item.lease == lease:
-                    del items[key]       # its heap entries go stale and are skipped
-                    done.append(True)
-                else:
-                    done.append(False)
-        return self._settle(receipts, done)
+        return self._settle(receipts, self._delete(queue, refs))
 
     def _queue(self, name: str) -> _Queue:
         return self._queues.setdefault(name, _Queue())
@@ -308,7 +300,7 @@ class MemoryQueueStore(QueueStore):
         return self._each_owned(queue, refs, release)
 
     def _delete(self, queue: str, refs: list[Ref]) -> list[bool]:
-        return self._each_owned(queue, refs, lambda q, item: q.items.pop(item.key))
+        return self._each_owned(queue, refs, _Queue.drop)   # heap entries go stale
 
     def _each_owned(self, queue: str, refs: list[Ref],
                     apply: Callable[[_Queue, StoredItem], object]) -> list[bool]:
