@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import urllib3
 
 from chalicelib.delivery.callbacks import Target
+from chalicelib.delivery.deadlines import Deadlines, WatchedHTTPConnection, WatchedHTTPSConnection
 
 SNIPPET_CHARS = 512
 MAX_BODY_BYTES = 256 * 1024
@@ -41,6 +42,9 @@ class WebhookClient:
     def __init__(self, connect_timeout: float = 10.0, read_timeout: float = 10.0,
                  user_agent: str = "tlks-bus/1 (+https://tlks.io)") -> None:
         self.timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout)
+        # the whole request, not each wait for data (see chalicelib.delivery.deadlines)
+        self.deadline_seconds = connect_timeout + read_timeout
+        self._deadlines = Deadlines()
         self.user_agent = user_agent
         self._pools: dict[tuple, urllib3.HTTPConnectionPool] = {}
         self._lock = threading.Lock()
@@ -55,9 +59,11 @@ class WebhookClient:
                         target.address, target.port, maxsize=8, block=False,
                         server_hostname=target.host, assert_hostname=target.host,
                         cert_reqs="CERT_REQUIRED", retries=False)
+                    pool.ConnectionCls = WatchedHTTPSConnection
                 else:
                     pool = urllib3.HTTPConnectionPool(target.address, target.port, maxsize=8,
                                                       block=False, retries=False)
+                    pool.ConnectionCls = WatchedHTTPConnection
                 self._pools[key] = pool
             return pool
 
@@ -69,6 +75,7 @@ class WebhookClient:
             host = f"[{target.host}]" + ("" if target.port == default_port else f":{target.port}")
         all_headers = {"Host": host, "User-Agent": self.user_agent, **(headers or {})}
         started = time.perf_counter()
+        watch = self._deadlines.start(self.deadline_seconds)
         try:
             response = self._pool(target).urlopen(
                 method, path or target.path, body=body, headers=all_headers,
@@ -76,13 +83,28 @@ class WebhookClient:
             try:
                 data = response.read(MAX_BODY_BYTES)
             finally:
+                self._deadlines.finish(watch)      # before the connection can be reused
                 response.release_conn()
+            if watch.expired:       # cut off: what was read may be a truncated answer
+                return self._late(started)
             return Outcome(response.status, _ms(started), data,
                            retry_after=response.headers.get("Retry-After"))
         except urllib3.exceptions.TimeoutError as exc:
             return Outcome(None, _ms(started), error=f"timeout: {type(exc).__name__}")
         except urllib3.exceptions.HTTPError as exc:
+            if watch.expired:
+                return self._late(started)
             return Outcome(None, _ms(started), error=f"connection error: {exc}"[:300])
+        finally:
+            self._deadlines.finish(watch)
+
+    def _late(self, started: float) -> Outcome:
+        return Outcome(None, _ms(started),
+                       error=f"timeout: no complete answer within {self.deadline_seconds:g} s")
+
+    def watching(self) -> int:
+        """Requests under way (their deadlines still watched)."""
+        return self._deadlines.pending()
 
 
 def _ms(started: float) -> float:
