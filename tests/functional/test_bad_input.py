@@ -23,6 +23,10 @@ CASES = [
      "malformed-json"),
     ("NaN is not JSON", "POST", "/topics/t/events", "orders", b'{"type":"x","data":NaN}', {},
      400, "malformed-json"),
+    ("lone surrogate in data", "POST", "/topics/t/events", "orders",
+     b'{"type":"x","data":{"note":"\\ud800"}}', {}, 400, "malformed-json"),
+    ("lone low surrogate in a key", "POST", "/queues/jobs/messages", "orders",
+     b'{"body":{"\\udc00x":1}}', {}, 400, "malformed-json"),
     ("body is a list", "POST", "/topics", "orders", [1, 2], {}, 400, "validation-failed"),
     ("missing name", "POST", "/topics", "orders", {"discipline": "fifo"}, {}, 400,
      "validation-failed"),
@@ -126,6 +130,15 @@ def test_bad_request_gets_a_problem(api, world, name, method, path, who, payload
 
 def test_there_are_at_least_25_bad_input_cases():
     assert len(CASES) >= 25
+
+
+def test_an_emoji_escaped_as_a_surrogate_pair_is_delivered_intact(api, world):
+    tokens, ids = world
+    raw = b'{"type":"x","data":{"mood":"\\ud83d\\ude00 and a literal \\\\ud800"}}'
+    assert api.call("POST", "/topics/t/events", tokens["orders"], raw=raw).status == 202
+    pulled = api.call("POST", f"/subscriptions/{ids['sub']}/pull", tokens["billing"], {})
+    [message] = pulled.body["messages"]
+    assert message["event"]["data"] == {"mood": "\U0001F600 and a literal \\ud800"}
 
 
 def test_a_rejected_batch_stores_nothing(api, world):
