@@ -25,6 +25,7 @@ from chalice import Response
 from chalice.app import Request
 
 from chalicelib.bootstrap import Bus, get_bus
+from chalicelib.domain import cloudevents_in
 from chalicelib.errors import BusError, MalformedJson, PayloadTooLarge, ValidationFailed
 from chalicelib.observability import logger, metrics
 from chalicelib.services.auth import Principal
@@ -88,6 +89,27 @@ def body() -> Any:
         except UnicodeEncodeError as exc:
             raise MalformedJson("a string in the request body escapes a lone UTF-16 surrogate "
                                 f"({exc.object[exc.start]!r}): not Unicode text") from exc
+    return parsed
+
+
+#: what a publish route accepts: the bus's JSON form, or CloudEvents (structured, batched;
+#: binary mode is JSON data with ``ce-*`` headers)
+EVENT_CONTENT_TYPES = ["application/json", cloudevents_in.STRUCTURED, cloudevents_in.BATCH]
+
+
+def event_body() -> Any:
+    """A publish request's event(s) as the bus's JSON form, whichever way they came:
+    that form itself, or a CloudEvent in any mode of the HTTP binding."""
+    req = request()
+    parsed = body()
+    media = cloudevents_in.media_type(req.headers.get("content-type"))
+    if media == cloudevents_in.BATCH:
+        return cloudevents_in.from_structured_batch(parsed)
+    if cloudevents_in.is_binary(req.headers):
+        data = parsed if (req.raw_body or b"").strip() else None     # {} is data; none is not
+        return cloudevents_in.from_binary_mode(dict(req.headers), data)
+    if media == cloudevents_in.STRUCTURED or (isinstance(parsed, dict) and "specversion" in parsed):
+        return cloudevents_in.from_structured(parsed)
     return parsed
 
 

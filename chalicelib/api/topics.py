@@ -1,8 +1,8 @@
 """Routes: /topics, publishing (/topics/{name}/events, /events), event status and replies."""
 from chalice import Blueprint
 
-from chalicelib.api.http import (base_url, body, bus, created, endpoint, header, principal,
-                                 query_int, respond)
+from chalicelib.api.http import (EVENT_CONTENT_TYPES, base_url, body, bus, created, endpoint,
+                                 event_body, header, principal, query_int, respond)
 
 bp = Blueprint(__name__)
 
@@ -39,16 +39,18 @@ def delete_topic(name):
     return respond(status=204)
 
 
-@bp.route("/topics/{name}/events", methods=["POST"])
+@bp.route("/topics/{name}/events", methods=["POST"], content_types=EVENT_CONTENT_TYPES)
 @endpoint
 def publish(name):
-    return respond(*bus().events.publish(principal(), name, body(), base_url(), header("Prefer")))
+    return respond(*bus().events.publish(principal(), name, event_body(), base_url(),
+                                         header("Prefer")))
 
 
-@bp.route("/events", methods=["POST"])
+@bp.route("/events", methods=["POST"], content_types=EVENT_CONTENT_TYPES)
 @endpoint
 def multicast():
-    return respond(*bus().events.publish(principal(), None, body(), base_url(), header("Prefer")))
+    return respond(*bus().events.publish(principal(), None, event_body(), base_url(),
+                                         header("Prefer")))
 
 
 @bp.route("/events/{event_id}", methods=["GET"])

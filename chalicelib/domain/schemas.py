@@ -64,6 +64,13 @@ _EVENT_PROPERTIES = {
     # identity (middleware/identity.py)
     "source": {"type": "string", "maxLength": 256},
     "producer": {"type": "string", "maxLength": 256},
+    # CloudEvents attributes a producer may set (domain/cloudevents_in.py)
+    "time": {"type": "string", "minLength": 1, "maxLength": 64},      # RFC 3339, checked later
+    "dataschema": {"type": "string", "minLength": 1, "maxLength": 2048},
+    "extensions": {"type": "object", "maxProperties": 20,       # names: envelope.py
+                   "additionalProperties": {"type": ["string", "integer", "boolean"],
+                                            "maxLength": 1024, "minimum": -2 ** 31,
+                                            "maximum": 2 ** 31 - 1}},
 }
 
 event = {

@@ -158,12 +158,15 @@ class Publisher:
         if event.get("callback"):
             self.policy.check(event["callback"])
         claimed = {key: event[key] for key in ("producer",) if key in event}
+        own = event.get("extensions") or {}
+        envelope.check_extensions(own)
         env = envelope.build(event_id=event_id, source=event.get("source", principal.service_name),
                              type_=event["type"], data=event["data"],
                              topic=topics[0]["name"] if topics else None,
-                             priority=event.get("priority", 0), time=now,
-                             subject=event.get("subject"),
-                             extensions={**(extensions or {}), **claimed, **(
+                             priority=event.get("priority", 0),
+                             time=envelope.occurred_at(event["time"]) if "time" in event else now,
+                             subject=event.get("subject"), dataschema=event.get("dataschema"),
+                             extensions={**own, **(extensions or {}), **claimed, **(
                                  {"replyto": f"{base_url}/events/{event_id}/reply"}
                                  if sync else {})})
         self.pipeline.before_publish(PublishContext(principal, topics, env))

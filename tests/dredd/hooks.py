@@ -107,6 +107,8 @@ SETUPS: dict[str, tuple[int, Callable[[World], dict]]] = {
     f"{PUBLISH} > Example 12": (502, failing_responder),
     f"{PUBLISH} > Example 13": (202, results_callback),
     f"{PUBLISH} > Example 14": (422, schema_topic),
+    f"{PUBLISH} > Example 15": (202, fresh_event_id),       # a structured CloudEvent
+    f"{PUBLISH} > Example 16": (202, fresh_event_id),       # a binary-mode CloudEvent
     f"{MULTICAST} > Example 1": (202, nothing),
     f"{MULTICAST} > Example 2": (202, nothing),
     f"{MULTICAST} > Example 3": (400, nothing),
