@@ -202,41 +202,21 @@ def serve(app, config, args, cleanup: contextlib.ExitStack):
     """Bind the Chalice local server and serve it on a thread; returns (url, thread)."""
     from chalice.local import create_local_server
 
+    from chalicelib.runtime.gateway import handler_class
+
     try:
         server = create_local_server(app, config, args.host, args.port)
     except OSError as exc:
         raise StartupError(f"cannot listen on {args.host}:{args.port}: {exc}") from exc
-    # chalice writes a response's headers and body separately; with Nagle's algorithm on, a
-    # keep-alive client's delayed ACK then holds every response for ~40 ms
+    # what API Gateway does around the lambda: runtime/gateway.py
     server.server.RequestHandlerClass = functools.partial(
-        _no_delay_handler(), app_object=app, config=config)
+        handler_class(config.minimum_compression_size), app_object=app, config=config)
     cleanup.callback(server.server.server_close)
     http = threading.Thread(target=server.server.serve_forever, name="http", daemon=True)
     http.start()
     cleanup.callback(server.shutdown)  # only once serve_forever runs, or shutdown() hangs
     host = "127.0.0.1" if args.host in ("", "0.0.0.0") else args.host
     return f"http://{host}:{server.server.server_port}", http
-
-
-def _no_delay_handler():
-    from chalice.local import ChaliceRequestHandler
-
-    class NoDelayHandler(ChaliceRequestHandler):
-        disable_nagle_algorithm = True
-
-        def _send_error_response(self, error) -> None:
-            # an unknown route: a 404 problem, as API Gateway's gateway response says on
-            # AWS (infra/cloudformation.py), not its bare 403 "Missing Authentication Token"
-            if error.CODE == 403 and b"Missing Authentication Token" in error.body:
-                problem = {"type": "https://tlks.io/problems/not-found", "title": "Not found",
-                           "status": 404, "detail": "no such route", "code": "not-found",
-                           "instance": self.path.split("?")[0]}
-                self._send_http_response(404, {"Content-Type": "application/problem+json"},
-                                         json.dumps(problem).encode())
-                return
-            super()._send_error_response(error)
-
-    return NoDelayHandler
 
 
 def _interrupt(signum, frame):

@@ -306,3 +306,11 @@ def test_api_gateways_own_answers_are_problems_and_an_unknown_route_is_404(templ
         body = properties["ResponseTemplates"]["application/json"]
         assert '"code": "' in body and "$context.requestId" in body
     assert '"code": "not-found"' in unknown["ResponseTemplates"]["application/json"]
+
+
+def test_api_gateway_compresses_answers_from_the_size_the_local_server_uses(template):
+    from chalicelib.runtime.local import chalice_config
+
+    [api] = _resources(template, "AWS::Serverless::Api").values()
+    assert api["Properties"]["MinimumCompressionSize"] == 1024
+    assert chalice_config().minimum_compression_size == 1024
