@@ -69,6 +69,12 @@ def nack(name):
     return respond(bus().queues.nack(principal(), name, body()))
 
 
+@bp.route("/queues/{name}/extend", methods=["POST"])
+@endpoint
+def extend(name):
+    return respond(bus().queues.extend(principal(), name, body()))
+
+
 @bp.route("/queues/{name}/dead-letters", methods=["GET"])
 @endpoint
 def dead_letters(name):

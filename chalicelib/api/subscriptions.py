@@ -60,6 +60,12 @@ def nack(sub_id):
     return respond(bus().subscriptions.nack(principal(), sub_id, body()))
 
 
+@bp.route("/subscriptions/{sub_id}/extend", methods=["POST"])
+@endpoint
+def extend(sub_id):
+    return respond(bus().subscriptions.extend(principal(), sub_id, body()))
+
+
 @bp.route("/subscriptions/{sub_id}/dead-letters", methods=["GET"])
 @endpoint
 def dead_letters(sub_id):

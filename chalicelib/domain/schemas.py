@@ -162,6 +162,14 @@ nack = {
     "additionalProperties": False,
 }
 
+extend = {
+    "type": "object",
+    "properties": {"receipts": RECEIPTS,
+                   "visibility_timeout": {"type": "integer", "minimum": 1, "maximum": 43200}},
+    "required": ["receipts", "visibility_timeout"],
+    "additionalProperties": False,
+}
+
 queue_create = {
     "type": "object",
     "properties": {"name": NAME, "discipline": DISCIPLINE, "description": DESCRIPTION,

@@ -73,7 +73,7 @@ def lease_request(queues: QueueStore, queue: str, body: object, settings: Settin
 
 
 def settled_view(settled: Settled, verb: str) -> dict:
-    """``{"acked"|"nacked": [receipts that took effect], "stale": [lost leases]}``."""
+    """``{"acked"|"nacked"|"extended": [receipts that took effect], "stale": [lost leases]}``."""
     return {verb: settled.done, "stale": settled.stale}
 
 

@@ -123,6 +123,14 @@ class Queues:
         return settled_view(self.queues.nack(queue_key(name), body["receipts"],
                                              body.get("delay_seconds", 0)), "nacked")
 
+    def extend(self, principal: Principal, name: str, body: dict) -> dict:
+        """Keep leased messages invisible longer (a consumer still working on them)."""
+        principal.require_service()
+        body = validate("extend", body)
+        self.load(name)
+        return settled_view(self.queues.extend(queue_key(name), body["receipts"],
+                                               body["visibility_timeout"]), "extended")
+
     def peek(self, principal: Principal, name: str, limit: int) -> dict:
         self.load(name)
         return {"messages": [message_view(i, "body")

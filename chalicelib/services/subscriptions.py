@@ -175,6 +175,13 @@ class Subscriptions:
         return settled_view(self.queues.nack(subscription["queue"], body["receipts"],
                                              body.get("delay_seconds", 0)), "nacked")
 
+    def extend(self, principal: Principal, sub_id: str, body: dict) -> dict:
+        """Keep pulled messages leased longer (a consumer still working on them)."""
+        subscription = self._owned(principal, sub_id, owner_only=True)
+        body = validate("extend", body)
+        return settled_view(self.queues.extend(subscription["queue"], body["receipts"],
+                                               body["visibility_timeout"]), "extended")
+
     def dead_letters(self, principal: Principal, sub_id: str, limit: int = 100) -> dict:
         subscription = self._owned(principal, sub_id)
         items = self.queues.dead_letters(subscription["queue"], limit)

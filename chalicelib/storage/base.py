@@ -239,6 +239,14 @@ class QueueStore(ABC):
         visible_at = self.now_ms() + int(delay_seconds * 1000)
         return self._settle(receipts, self._release(queue, refs, visible_at) if refs else [])
 
+    def extend(self, queue: str, receipts: Iterable[str], visibility_timeout: float) -> Settled:
+        """Keep leased items invisible ``visibility_timeout`` seconds from now (a
+        consumer still working on them); their receipts stay valid."""
+        receipts = list(receipts)
+        refs = list(map(decode_receipt, receipts))
+        until = self.now_ms() + int(visibility_timeout * 1000)
+        return self._settle(receipts, self._extend(queue, refs, until) if refs else [])
+
     def bury(self, queue: str, leases: Iterable[Leased]) -> None:
         """Move leased items to the dead letters now (their last delivery failed)."""
         items = [lease.item for lease in leases]
@@ -328,6 +336,11 @@ class QueueStore(ABC):
     def _release(self, queue: str, refs: list[Ref], visible_at: int) -> list[bool]:
         """For each ref whose lease still owns its item: clear the lease and
         set ``visible_at``.  Returns one bool per ref."""
+
+    @abstractmethod
+    def _extend(self, queue: str, refs: list[Ref], until: int) -> list[bool]:
+        """For each ref whose lease still owns its item: set ``visible_at = until``,
+        keeping the lease.  Returns one bool per ref."""
 
     @abstractmethod
     def _delete(self, queue: str, refs: list[Ref]) -> list[bool]:

@@ -18,7 +18,7 @@ Requests per operation (``n`` items; all reads strongly consistent):
 push               1 PutItem; n > 1: ceil(n / 25) BatchWriteItem
 lease              1 Query (more pages only past in-flight items) + 1 UpdateItem
                    (one item) or 1 TransactWriteItems (up to 100 items)
-ack / nack         1 DeleteItem / UpdateItem; n > 1: ceil(n / 100)
+ack/nack/extend    1 DeleteItem / UpdateItem; n > 1: ceil(n / 100)
                    TransactWriteItems
 peek, size, purge  Query pages (+ BatchWriteItem deletes for purge)
 =================  ==========================================================
@@ -478,6 +478,13 @@ class DynamoQueueStore(_Table, QueueStore):
             "ConditionExpression": "#lease = :lease",
             "ExpressionAttributeNames": _names("#lease", "#vis"),
             "ExpressionAttributeValues": {":lease": _s(ref.lease), ":vis": _n(visible_at)}}))
+
+    def _extend(self, queue: str, refs: list[Ref], until: int) -> list[bool]:
+        return self._settle_refs(queue, refs, lambda ref: ("Update", {
+            "TableName": self.table, "Key": self._key(queue, ref.key),
+            "UpdateExpression": "SET #vis = :vis", "ConditionExpression": "#lease = :lease",
+            "ExpressionAttributeNames": _names("#lease", "#vis"),
+            "ExpressionAttributeValues": {":lease": _s(ref.lease), ":vis": _n(until)}}))
 
     def _settle_refs(self, queue: str, refs: list[Ref], action) -> list[bool]:
         """Apply one conditional action per ref; True where the lease still owned the item."""

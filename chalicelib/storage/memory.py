@@ -299,6 +299,12 @@ class MemoryQueueStore(QueueStore):
             q.put([item], now)
         return self._each_owned(queue, refs, release)
 
+    def _extend(self, queue: str, refs: list[Ref], until: int) -> list[bool]:
+        def extend(q: _Queue, item: StoredItem) -> None:
+            item.visible_at = until
+            heappush(q.waiting, (until, item.key))
+        return self._each_owned(queue, refs, extend)
+
     def _delete(self, queue: str, refs: list[Ref]) -> list[bool]:
         return self._each_owned(queue, refs, _Queue.drop)   # heap entries go stale
 

@@ -26,7 +26,7 @@ Every write is one Lua script (one round trip, atomic):
 =================  ==========================================================
 push               1 script (any batch)
 lease              1 script: promote due keys, take the first n, re-score them
-ack / nack         1 script per 1,000 receipts, conditioned on each lease token
+ack/nack/extend    1 script per 1,000 receipts, conditioned on each lease token
 peek, size, purge  1 script / MULTI of counts / UNLINK
 =================  ==========================================================
 
@@ -417,6 +417,27 @@ end
 return result
 """)
 
+# KEYS: items, ready, later, op.  ARGV: op ttl, visible_at, then key, lease per receipt.
+# The lease is kept: the item waits in `later` until visible_at.
+_EXTEND = _Script(_LUA_HELPERS + _LUA_MATCH + """
+local done = redis.call('GET', KEYS[4])
+if done then return done end
+local result, matched, old = match(KEYS[1], 3)
+if #matched > 0 then
+  local records, scored = {}, {}
+  for n, k in ipairs(matched) do
+    local _, deliveries, lease, rest = fields(old[n])
+    records[#records + 1] = k
+    records[#records + 1] = ARGV[2] .. '|' .. deliveries .. '|' .. lease .. '|' .. rest
+    scored[#scored + 1] = ARGV[2]; scored[#scored + 1] = k
+  end
+  bulk('HSET', KEYS[1], records)
+  bulk('ZREM', KEYS[2], matched); bulk('ZADD', KEYS[3], scored)
+  redis.call('SET', KEYS[4], result, 'PX', ARGV[1])
+end
+return result
+""")
+
 # KEYS: items, ready, later.  ARGV: key.
 _DELETE_UNLEASED = _Script("""
 redis.call('HDEL', KEYS[1], ARGV[1])
@@ -534,6 +555,9 @@ class RedisQueueStore(_OnRedis, QueueStore):
 
     def _release(self, queue: str, refs: list[Ref], visible_at: int) -> list[bool]:
         return self._settle_refs("nack", _RELEASE, queue, [self.now_ms(), visible_at], refs)
+
+    def _extend(self, queue: str, refs: list[Ref], until: int) -> list[bool]:
+        return self._settle_refs("extend", _EXTEND, queue, [until], refs)
 
     def _delete(self, queue: str, refs: list[Ref]) -> list[bool]:
         return self._settle_refs("ack", _DELETE, queue, [], refs)

@@ -9,7 +9,7 @@ Operations (``n`` items; each is one transaction):
 =================  ==========================================================
 push               one multi-row INSERT (per 200 items)
 lease              one ``UPDATE ... RETURNING`` of the first ``n`` visible keys
-ack / nack         one DELETE / UPDATE per lease token, conditioned on it (the
+ack/nack/extend    one DELETE / UPDATE per lease token, conditioned on it (the
                    receipts of one lease share one token); its row count tells
                    whether every receipt matched (if not: one per receipt)
 peek, size, purge  one SELECT / DELETE
@@ -149,6 +149,7 @@ _CLAIM = _CLAIM_SET.format("IN")
 _DELETE = "DELETE FROM items WHERE queue = ? AND lease = ? AND key IN ({})"
 _RELEASE = ("UPDATE items SET lease = NULL, visible_at = ? WHERE queue = ? AND lease = ? "
             "AND key IN ({})")
+_EXTEND = "UPDATE items SET visible_at = ? WHERE queue = ? AND lease = ? AND key IN ({})"
 _DELETE_UNLEASED = "DELETE FROM items WHERE queue = ? AND key = ?"
 _SCAN_ALL = "SELECT " + _COLUMNS + " FROM items WHERE queue = ? ORDER BY key LIMIT ?"
 _SCAN_VISIBLE = ("SELECT " + _COLUMNS + " FROM items WHERE queue = ? AND visible_at <= ? "
@@ -226,6 +227,9 @@ class SqliteQueueStore(_OnDatabase, QueueStore):
 
     def _release(self, queue: str, refs: list[Ref], visible_at: int) -> list[bool]:
         return self._settle_refs("nack", _RELEASE, (visible_at, queue), refs)
+
+    def _extend(self, queue: str, refs: list[Ref], until: int) -> list[bool]:
+        return self._settle_refs("extend", _EXTEND, (until, queue), refs)
 
     def _settle_refs(self, operation: str, template: str, head: tuple,
                      refs: list[Ref]) -> list[bool]:

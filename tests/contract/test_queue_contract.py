@@ -228,6 +228,42 @@ def test_nack_of_several_items_settles_each(queues, clock):
     assert ids(queues.lease(Q, 5, 60)) == ["m1", "m2"]
 
 
+# ------------------------------------------------------------------ extending a lease
+
+def test_extend_keeps_the_item_leased_past_its_first_timeout(queues, clock):
+    queues.push(Q, [make_item("fifo", 1)])
+    leased = lease_one(queues, timeout=10)
+    clock.advance(8)
+    assert queues.extend(Q, [leased.receipt], 30).done == [leased.receipt]
+    clock.advance(29)                                   # 37 s after the lease
+    assert queues.lease(Q, 1, 60) == []
+    assert queues.size(Q).invisible == 1
+    assert queues.ack(Q, [leased.receipt]).done == [leased.receipt]   # the receipt still holds
+    assert queues.size(Q).total == 0
+
+
+def test_an_extended_item_comes_back_when_the_extension_runs_out(queues, clock):
+    queues.push(Q, [make_item("fifo", 1)])
+    leased = lease_one(queues, timeout=10)
+    queues.extend(Q, [leased.receipt], 20)
+    clock.advance(20)
+    again = lease_one(queues)
+    assert (again.item.id, again.item.deliveries) == ("m1", 2)
+    assert queues.ack(Q, [leased.receipt]).stale == [leased.receipt]
+
+
+def test_extend_with_a_stale_receipt_changes_nothing(queues, clock):
+    queues.push(Q, [make_item("fifo", n) for n in range(2)])
+    leased = queues.lease(Q, 2, 5)
+    clock.advance(6)
+    taken = lease_one(queues, timeout=60)               # m0 again, for someone else
+    settled = queues.extend(Q, [x.receipt for x in leased], 600)
+    assert settled.stale == [leased[0].receipt] and settled.done == [leased[1].receipt]
+    clock.advance(60)
+    assert ids(queues.lease(Q, 5, 60)) == ["m0"]        # the other consumer's lease ran out
+    assert queues.ack(Q, [taken.receipt]).stale == [taken.receipt]
+
+
 @pytest.mark.parametrize("receipt", [
     "", "short", 42, None, ["a list"], "!!!!not-base64!!!!", "bm8tc2VwYXJhdG9yLWhlcmU",
     "x" * 2000,

@@ -142,6 +142,8 @@ SETUPS: dict[str, tuple[int, Callable[[World], dict]]] = {
     "Subscriptions > Acknowledge > Acknowledge messages > Example 2": (400, nothing),
     "Subscriptions > Negative acknowledge > Return messages > Example 1": (200, receipts),
     "Subscriptions > Negative acknowledge > Return messages > Example 2": (400, nothing),
+    "Subscriptions > Extend leases > Keep messages leased longer > Example 1": (200, receipts),
+    "Subscriptions > Extend leases > Keep messages leased longer > Example 2": (400, nothing),
     "Subscriptions > Subscription dead letters > List a subscription's dead letters > Example 1":
         (200, dead_lettered_pull_sub),
     "Subscriptions > Subscription dead letters > List a subscription's dead letters > Example 2":
@@ -188,6 +190,7 @@ SETUPS: dict[str, tuple[int, Callable[[World], dict]]] = {
     "Queues > Queue negative acknowledge > Return queue messages > Example 1":
         (200, queue_receipt),
     "Queues > Queue negative acknowledge > Return queue messages > Example 2": (400, nothing),
+    "Queues > Queue extend > Keep queue messages leased longer": (200, queue_receipt),
     "Queues > Queue dead letters > List a queue's dead letters > Example 1":
         (200, queue_dead_letter),
     "Queues > Queue dead letters > List a queue's dead letters > Example 2":

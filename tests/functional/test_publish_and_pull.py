@@ -1,4 +1,6 @@
 """Topics, publishing and pull subscriptions, end to end through the API."""
+import time
+
 import pytest
 
 
@@ -118,6 +120,36 @@ def test_unacked_event_comes_back_after_visibility_timeout(api, two_services):
     stale = api.call("POST", f"/subscriptions/{sub['id']}/ack", billing["token"],
                      {"receipts": [first["receipt"]]})
     assert stale.body == {"acked": [], "stale": [first["receipt"]]}
+
+
+def test_a_consumer_still_working_extends_its_lease_and_keeps_its_receipt(api, two_services):
+    orders, billing = two_services
+    api.topic(orders["token"], "t")
+    sub = api.subscribe(billing["token"], ["t"])
+    publish(api, orders["token"], "t")
+    [message] = pull(api, billing["token"], sub["id"], visibility_timeout=1)
+    extended = api.call("POST", f"/subscriptions/{sub['id']}/extend", billing["token"],
+                        {"receipts": [message["receipt"]], "visibility_timeout": 60})
+    assert extended.body == {"extended": [message["receipt"]], "stale": []}
+    time.sleep(1.2)                           # the first lease would have run out by now
+    assert pull(api, billing["token"], sub["id"]) == []
+    acked = api.call("POST", f"/subscriptions/{sub['id']}/ack", billing["token"],
+                     {"receipts": [message["receipt"]]})
+    assert acked.body == {"acked": [message["receipt"]], "stale": []}
+
+
+def test_only_the_subscriber_extends_and_only_with_a_timeout(api, two_services):
+    orders, billing = two_services
+    api.topic(orders["token"], "t")
+    sub = api.subscribe(billing["token"], ["t"])
+    path = f"/subscriptions/{sub['id']}/extend"
+    assert api.call("POST", path, orders["token"], {"receipts": ["x" * 20],
+                                                     "visibility_timeout": 5}).status == 403
+    missing = api.call("POST", path, billing["token"], {"receipts": ["x" * 20]})
+    assert missing.status == 400 and missing.body["code"] == "validation-failed"
+    too_long = api.call("POST", path, billing["token"], {"receipts": ["x" * 20],
+                                                         "visibility_timeout": 43201})
+    assert too_long.status == 400
 
 
 def test_event_moves_to_dead_letters_after_max_deliveries(api, two_services):

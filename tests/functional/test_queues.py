@@ -1,4 +1,6 @@
 """Named queues: FIFO, LIFO and priority, leases, peek, purge, dead letters."""
+import time
+
 import pytest
 
 
@@ -63,6 +65,18 @@ def test_ack_removes_and_nack_returns_a_message(api):
     api.call("POST", "/queues/jobs/nack", worker["token"], {"receipts": [second["receipt"]]})
     [again] = lease(api, worker["token"], "jobs", max_messages=10)
     assert again["body"] == "y" and again["delivery_count"] == 2
+
+
+def test_extend_keeps_a_leased_message_from_coming_back(api):
+    worker = api.register()
+    api.call("POST", "/queues", worker["token"], {"name": "jobs"})
+    push(api, worker["token"], "jobs", "long job")
+    [job] = lease(api, worker["token"], "jobs", visibility_timeout=1)
+    reply = api.call("POST", "/queues/jobs/extend", worker["token"],
+                     {"receipts": [job["receipt"]], "visibility_timeout": 60})
+    assert reply.body == {"extended": [job["receipt"]], "stale": []}
+    time.sleep(1.2)
+    assert lease(api, worker["token"], "jobs", max_messages=10) == []
 
 
 def test_purge_and_delete_are_for_the_owner(api, two_services):
