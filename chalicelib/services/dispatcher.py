@@ -88,9 +88,10 @@ class Dispatcher:
         # concurrent drains without queueing (a queued delivery's lease would be ticking)
         self.window = window
         self.pool = ThreadPoolExecutor(max_workers=window * 4, thread_name_prefix="deliver")
-        # a lease outlives the slowest possible attempt, so no one else gets the item meanwhile
-        self.visibility = int(settings.delivery_connect_timeout
-                              + settings.delivery_read_timeout + 5)
+        # a lease outlives the slowest possible attempt (the client cuts an attempt off at
+        # connect + read timeout), so no one else gets the item meanwhile
+        self.attempt_seconds = settings.delivery_connect_timeout + settings.delivery_read_timeout
+        self.visibility = int(self.attempt_seconds + 5)
 
     # ---------------------------------------------------------------- entry points
 
@@ -220,6 +221,12 @@ class Dispatcher:
     def _deliver(self, subscription: dict, lease: Leased) -> bool:
         """One attempt; settles the lease.  True when the event was delivered."""
         item = lease.item
+        if item.visible_at - self.clock() * 1000 < self.attempt_seconds * 1000:
+            # waited for a free delivery thread: renew the lease before the attempt, so
+            # that it cannot run out midway and let another dispatcher deliver it too
+            if self.queues.extend(subscription["queue"], [lease.receipt],
+                                  self.visibility).stale:
+                return False              # already lost: whoever holds it now delivers it
         text = self.pipeline.load(item.payload)
         envelope = json.loads(text)
         context = DeliveryContext(subscription, item.id, envelope.get("topic"),

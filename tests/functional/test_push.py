@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 
 import pytest
@@ -314,6 +315,36 @@ def test_expired_lease_stops_delivery(hub, two_services):
         get_bus().dispatcher.sweep()
         assert subscriber.posts() == []
     assert status_of(hub, billing["token"], sub["id"])["status"] == "expired"
+
+
+def test_a_delivery_that_waited_for_a_thread_renews_its_lease_before_the_attempt(
+        hub, two_services, monkeypatch):
+    monkeypatch.setenv("TLKS_DELIVERY_READ_TIMEOUT", "3")
+    get_bus.cache_clear()
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+
+    def slow(request):
+        if request.method == "GET":
+            return confirm_challenge(request)
+        time.sleep(1.5)
+        return 204, b"", {}
+    with Subscriber(slow) as subscriber:
+        sub = push_subscribe(hub, billing["token"], ["orders"], subscriber.url)
+        get_bus().dispatcher.run_verifications()
+        sub = get_bus().storage.docs.get("subscription", sub["id"])
+        publish(hub, orders["token"], "orders")
+        queues = get_bus().storage.queues
+        # as if it had sat in the pool until 1 s of its lease was left
+        [lease] = queues.lease(sub["queue"], 1, 1)
+        taken_meanwhile = []
+        timer = threading.Timer(1.2, lambda: taken_meanwhile.extend(
+            queues.lease(sub["queue"], 1, 30)))
+        timer.start()
+        assert get_bus().dispatcher._deliver(sub, lease) is True
+        timer.join()
+        assert taken_meanwhile == []                 # the renewed lease still held it
+        assert len(subscriber.posts()) == 1 and queues.size(sub["queue"]).total == 0
 
 
 @pytest.mark.parametrize("callback", [
