@@ -99,6 +99,12 @@ class Deadlines:
                 pass                 # already closed
 
 
+def current_expired() -> bool:
+    """Whether the request this thread is making has been cut off at its deadline."""
+    watch = getattr(_current, "watch", None)
+    return watch is not None and watch.expired
+
+
 class _Reporting:
     """A connection that tells the current Watch it carries the request."""
 

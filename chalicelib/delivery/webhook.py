@@ -13,9 +13,13 @@ import time
 from dataclasses import dataclass
 
 import urllib3
+from urllib3.exceptions import ProtocolError
+from urllib3.util.retry import Retry
 
 from chalicelib.delivery.callbacks import Target
-from chalicelib.delivery.deadlines import Deadlines, WatchedHTTPConnection, WatchedHTTPSConnection
+from chalicelib.delivery.deadlines import (
+    Deadlines, WatchedHTTPConnection, WatchedHTTPSConnection, current_expired,
+)
 
 SNIPPET_CHARS = 512
 MAX_BODY_BYTES = 256 * 1024
@@ -36,6 +40,32 @@ class Outcome:
     @property
     def snippet(self) -> str:
         return self.body[:SNIPPET_CHARS * 4].decode("utf-8", "replace")[:SNIPPET_CHARS]
+
+
+class _OnceMoreOnAFreshConnection(Retry):
+    """Send again, at once, when the connection dropped before any answer came.
+
+    That is what a pooled keep-alive connection does when the subscriber closed it
+    just as we sent on it (servers drop idle connections after a few seconds:
+    Node's default is 5 s): without this, an ordinary idle timeout would count as
+    a failed delivery and wait out a backoff.  Never after a timeout, nor once the
+    attempt's deadline has cut it off; in the rare case that the subscriber had got
+    the first request after all, it sees the event twice, with the same
+    ``webhook-id`` to dedupe by (deliveries are at least once anyway).
+    """
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None,
+                  _stacktrace=None):
+        if response is None and isinstance(error, ProtocolError) and not current_expired():
+            return super().increment(method, url, response, error, _pool, _stacktrace)
+        if error is not None:
+            raise error.with_traceback(_stacktrace)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+RETRY = _OnceMoreOnAFreshConnection(total=1, connect=0, read=1, redirect=False, status=0,
+                                    other=0, allowed_methods=None, raise_on_redirect=False,
+                                    raise_on_status=False, respect_retry_after_header=False)
 
 
 class WebhookClient:
@@ -79,7 +109,7 @@ class WebhookClient:
         try:
             response = self._pool(target).urlopen(
                 method, path or target.path, body=body, headers=all_headers,
-                timeout=self.timeout, redirect=False, retries=False, preload_content=False)
+                timeout=self.timeout, redirect=False, retries=RETRY, preload_content=False)
             try:
                 data = response.read(MAX_BODY_BYTES)
             finally:

@@ -98,3 +98,13 @@ def test_many_requests_leave_no_watch_behind():
         for _ in range(20):
             assert client.request("POST", prompt, body=b"{}").status == 200
     assert client.watching() == 0
+
+
+def test_a_subscriber_closing_each_keep_alive_connection_costs_no_failed_request():
+    # It promises keep-alive, then closes the connection after every answer (as a server
+    # dropping idle connections does): the next request on the pooled connection may be
+    # sent into a closed socket; it goes again on a fresh connection.
+    client = WebhookClient(connect_timeout=0.5, read_timeout=1.0)
+    with server(lambda connection: connection.sendall(RESPONSE)) as closing:
+        answers = [client.request("POST", closing, body=b"{}") for _ in range(30)]
+    assert [(a.status, a.error) for a in answers] == [(200, None)] * 30
