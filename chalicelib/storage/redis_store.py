@@ -393,46 +393,30 @@ end
 return result
 """)
 
-# KEYS: items, ready, later, op.  ARGV: op ttl, now, visible_at, then key, lease per receipt.
-_RELEASE = _Script(_LUA_HELPERS + _LUA_MATCH + """
+# KEYS: items, ready, later, op.  ARGV: op ttl, now, visible_at, keep the lease ('1': extend)
+# or not ('0': nack), then key, lease per receipt.  Extended items wait in `later`.
+_RESCHEDULE = _Script(_LUA_HELPERS + _LUA_MATCH + """
 local done = redis.call('GET', KEYS[4])
 if done then return done end
-local result, matched, old = match(KEYS[1], 4)
+local result, matched, old = match(KEYS[1], 5)
 if #matched > 0 then
+  local keep = ARGV[4] == '1'
+  local visible = not keep and tonumber(ARGV[3]) <= tonumber(ARGV[2])
   local records, scored = {}, {}
   for n, k in ipairs(matched) do
-    local _, deliveries, _, rest = fields(old[n])
-    records[#records + 1] = k; records[#records + 1] = ARGV[3] .. '|' .. deliveries .. '||' .. rest
-    scored[#scored + 1] = tonumber(ARGV[3]) <= tonumber(ARGV[2]) and 0 or ARGV[3]
+    local _, deliveries, lease, rest = fields(old[n])
+    if not keep then lease = '' end
+    records[#records + 1] = k
+    records[#records + 1] = ARGV[3] .. '|' .. deliveries .. '|' .. lease .. '|' .. rest
+    scored[#scored + 1] = visible and 0 or ARGV[3]
     scored[#scored + 1] = k
   end
   bulk('HSET', KEYS[1], records)
-  if tonumber(ARGV[3]) <= tonumber(ARGV[2]) then
+  if visible then
     bulk('ZREM', KEYS[3], matched); bulk('ZADD', KEYS[2], scored)
   else
     bulk('ZREM', KEYS[2], matched); bulk('ZADD', KEYS[3], scored)
   end
-  redis.call('SET', KEYS[4], result, 'PX', ARGV[1])
-end
-return result
-""")
-
-# KEYS: items, ready, later, op.  ARGV: op ttl, visible_at, then key, lease per receipt.
-# The lease is kept: the item waits in `later` until visible_at.
-_EXTEND = _Script(_LUA_HELPERS + _LUA_MATCH + """
-local done = redis.call('GET', KEYS[4])
-if done then return done end
-local result, matched, old = match(KEYS[1], 3)
-if #matched > 0 then
-  local records, scored = {}, {}
-  for n, k in ipairs(matched) do
-    local _, deliveries, lease, rest = fields(old[n])
-    records[#records + 1] = k
-    records[#records + 1] = ARGV[2] .. '|' .. deliveries .. '|' .. lease .. '|' .. rest
-    scored[#scored + 1] = ARGV[2]; scored[#scored + 1] = k
-  end
-  bulk('HSET', KEYS[1], records)
-  bulk('ZREM', KEYS[2], matched); bulk('ZADD', KEYS[3], scored)
   redis.call('SET', KEYS[4], result, 'PX', ARGV[1])
 end
 return result
@@ -554,10 +538,12 @@ class RedisQueueStore(_OnRedis, QueueStore):
         return results
 
     def _release(self, queue: str, refs: list[Ref], visible_at: int) -> list[bool]:
-        return self._settle_refs("nack", _RELEASE, queue, [self.now_ms(), visible_at], refs)
+        return self._settle_refs("nack", _RESCHEDULE, queue, [self.now_ms(), visible_at, "0"],
+                                 refs)
 
     def _extend(self, queue: str, refs: list[Ref], until: int) -> list[bool]:
-        return self._settle_refs("extend", _EXTEND, queue, [until], refs)
+        return self._settle_refs("extend", _RESCHEDULE, queue, [self.now_ms(), until, "1"],
+                                 refs)
 
     def _delete(self, queue: str, refs: list[Ref]) -> list[bool]:
         return self._settle_refs("ack", _DELETE, queue, [], refs)

@@ -68,7 +68,7 @@ def test_a_nack_whose_reply_was_lost_is_reported_done(lossy):
     client, queues, _ = lossy
     queues.push(Q, [item("a")])
     [leased] = queues.lease(Q, 1, 30)
-    client.lose = [sha_of("_RELEASE")]
+    client.lose = [sha_of("_RESCHEDULE")]
     assert queues.nack(Q, [leased.receipt]).done == [leased.receipt]
     assert [x.item.deliveries for x in queues.lease(Q, 1, 30)] == [2]
 

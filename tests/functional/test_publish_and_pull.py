@@ -18,6 +18,16 @@ def pull(api, token, sub_id, **options):
     return reply.body["messages"]
 
 
+def one_pulled(api, two_services, **options):
+    """billing's subscription to ``t`` and the one event orders published there, pulled."""
+    orders, billing = two_services
+    api.topic(orders["token"], "t")
+    sub = api.subscribe(billing["token"], ["t"])
+    publish(api, orders["token"], "t")
+    [message] = pull(api, billing["token"], sub["id"], **options)
+    return billing, sub, message
+
+
 def test_published_event_is_pulled_as_a_cloudevent_and_acked(api, two_services):
     orders, billing = two_services
     topic = api.topic(orders["token"], "orders")
@@ -110,11 +120,7 @@ def test_event_status_is_readable_by_its_producer(api, two_services):
 
 
 def test_unacked_event_comes_back_after_visibility_timeout(api, two_services):
-    orders, billing = two_services
-    api.topic(orders["token"], "t")
-    sub = api.subscribe(billing["token"], ["t"])
-    publish(api, orders["token"], "t")
-    [first] = pull(api, billing["token"], sub["id"], visibility_timeout=0)
+    billing, sub, first = one_pulled(api, two_services, visibility_timeout=0)
     [again] = pull(api, billing["token"], sub["id"], visibility_timeout=30)
     assert again["delivery_count"] == 2 and again["event"]["id"] == first["event"]["id"]
     stale = api.call("POST", f"/subscriptions/{sub['id']}/ack", billing["token"],
@@ -123,11 +129,7 @@ def test_unacked_event_comes_back_after_visibility_timeout(api, two_services):
 
 
 def test_a_consumer_still_working_extends_its_lease_and_keeps_its_receipt(api, two_services):
-    orders, billing = two_services
-    api.topic(orders["token"], "t")
-    sub = api.subscribe(billing["token"], ["t"])
-    publish(api, orders["token"], "t")
-    [message] = pull(api, billing["token"], sub["id"], visibility_timeout=1)
+    billing, sub, message = one_pulled(api, two_services, visibility_timeout=1)
     extended = api.call("POST", f"/subscriptions/{sub['id']}/extend", billing["token"],
                         {"receipts": [message["receipt"]], "visibility_timeout": 60})
     assert extended.body == {"extended": [message["receipt"]], "stale": []}
