@@ -105,10 +105,12 @@ def event_body() -> Any:
     media = cloudevents_in.media_type(req.headers.get("content-type"))
     if media == cloudevents_in.BATCH:
         return cloudevents_in.from_structured_batch(parsed)
+    if media == cloudevents_in.STRUCTURED:       # the body is the event; ce-* headers ignored
+        return cloudevents_in.from_structured(parsed)
     if cloudevents_in.is_binary(req.headers):
         data = parsed if (req.raw_body or b"").strip() else None     # {} is data; none is not
         return cloudevents_in.from_binary_mode(dict(req.headers), data)
-    if media == cloudevents_in.STRUCTURED or (isinstance(parsed, dict) and "specversion" in parsed):
+    if isinstance(parsed, dict) and "specversion" in parsed:
         return cloudevents_in.from_structured(parsed)
     return parsed
 

@@ -170,3 +170,12 @@ def test_the_json_form_may_not_set_the_buss_own_extensions(api, world):
     assert reply.status == 400, reply
     assert reply.body["errors"] == [{"field": "extensions.replyto",
                                      "message": "reserved: the bus sets it"}]
+
+
+def test_in_structured_mode_stray_ce_headers_are_ignored(api, world):
+    orders, billing, sub = world
+    message = to_structured(cloud_event(), FORMAT)
+    reply = api.call("POST", "/topics/orders/events", orders["token"], raw=message.body,
+                     headers={**message.headers, "ce-id": "from-a-header", "ce-type": "other"})
+    assert reply.status == 202 and reply.body["id"] == "ce-1", reply
+    assert_kept(pulled(api, billing, sub)[0], orders["name"])
