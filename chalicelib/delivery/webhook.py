@@ -88,11 +88,11 @@ class WebhookClient:
                     pool = urllib3.HTTPSConnectionPool(
                         target.address, target.port, maxsize=8, block=False,
                         server_hostname=target.host, assert_hostname=target.host,
-                        cert_reqs="CERT_REQUIRED", retries=False)
+                        cert_reqs="CERT_REQUIRED", retries=RETRY)
                     pool.ConnectionCls = WatchedHTTPSConnection
                 else:
                     pool = urllib3.HTTPConnectionPool(target.address, target.port, maxsize=8,
-                                                      block=False, retries=False)
+                                                      block=False, retries=RETRY)
                     pool.ConnectionCls = WatchedHTTPConnection
                 self._pools[key] = pool
             return pool
@@ -109,7 +109,7 @@ class WebhookClient:
         try:
             response = self._pool(target).urlopen(
                 method, path or target.path, body=body, headers=all_headers,
-                timeout=self.timeout, redirect=False, retries=RETRY, preload_content=False)
+                timeout=self.timeout, redirect=False, preload_content=False)
             try:
                 data = response.read(MAX_BODY_BYTES)
             finally:

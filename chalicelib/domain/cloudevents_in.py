@@ -56,10 +56,7 @@ def from_structured(body: object, field: str = "") -> dict:
     if "data_base64" in body:
         raise _invalid(f"{field}data_base64", "binary data (data_base64): the bus carries JSON "
                                               "data; send it as data")
-    event = {key: value for key, value in body.items() if key in CORE or key in BUS_FIELDS}
-    extensions = {key: value for key, value in body.items()
-                  if key not in CORE and key not in BUS_FIELDS}
-    return _finish(event, extensions, field)
+    return _finish(body, field)
 
 
 def from_structured_batch(body: object) -> dict:
@@ -83,14 +80,13 @@ def from_binary_mode(headers: dict, data: Any) -> dict:
     priority = attributes.get("priority")
     if isinstance(priority, str) and priority.isdigit():   # headers carry text
         attributes["priority"] = int(priority)
+    return _finish({**attributes, "data": data}, "")
+
+
+def _finish(attributes: dict, field: str) -> dict:
+    """The event's fields from a CloudEvent's attributes; the rest are its extensions."""
     event = {key: value for key, value in attributes.items() if key in CORE or key in BUS_FIELDS}
-    event["data"] = data
-    extensions = {key: value for key, value in attributes.items()
-                  if key not in CORE and key not in BUS_FIELDS}
-    return _finish(event, extensions, "")
-
-
-def _finish(event: dict, extensions: dict, field: str) -> dict:
+    extensions = {key: value for key, value in attributes.items() if key not in event}
     content_type = event.pop("datacontenttype", None)
     if content_type is not None and not (isinstance(content_type, str)
                                          and _JSON_MEDIA.match(content_type)):

@@ -22,9 +22,7 @@ from typing import Any
 
 from chalice.local import ChaliceRequestHandler
 
-PROBLEM = "application/problem+json"
-#: a decompressed request body may not exceed what a lambda accepts
-MAX_REQUEST_BYTES = 6 * 1024 * 1024
+from chalicelib.api.http import MAX_REQUEST_BYTES, PROBLEM_TYPE
 
 
 class _Refused(Exception):
@@ -115,7 +113,7 @@ def handler_class(minimum_compression_size: int | None) -> type[ChaliceRequestHa
 
         def _problem(self, problem: dict) -> None:
             problem["instance"] = self.path.split("?")[0]
-            self._send_http_response(problem["status"], {"Content-Type": PROBLEM},
+            self._send_http_response(problem["status"], {"Content-Type": PROBLEM_TYPE},
                                      json.dumps(problem).encode())
 
         def _send_http_response_with_body(self, code: int, headers: dict,

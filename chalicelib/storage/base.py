@@ -228,24 +228,20 @@ class QueueStore(ABC):
 
     def ack(self, queue: str, receipts: Iterable[str]) -> Settled:
         """Delete leased items; a receipt whose lease has been lost is stale."""
-        receipts = list(receipts)
-        refs = list(map(decode_receipt, receipts))
-        return self._settle(receipts, self._delete(queue, refs) if refs else [])
+        return self._by_receipts(receipts, lambda refs: self._delete(queue, refs))
 
     def nack(self, queue: str, receipts: Iterable[str], delay_seconds: float = 0) -> Settled:
         """Give leased items back, visible again after ``delay_seconds``."""
-        receipts = list(receipts)
-        refs = list(map(decode_receipt, receipts))
         visible_at = self.now_ms() + int(delay_seconds * 1000)
-        return self._settle(receipts, self._release(queue, refs, visible_at) if refs else [])
+        return self._by_receipts(receipts, lambda refs: self._reschedule(
+            queue, refs, visible_at, keep_lease=False))
 
     def extend(self, queue: str, receipts: Iterable[str], visibility_timeout: float) -> Settled:
         """Keep leased items invisible ``visibility_timeout`` seconds from now (a
         consumer still working on them); their receipts stay valid."""
-        receipts = list(receipts)
-        refs = list(map(decode_receipt, receipts))
         until = self.now_ms() + int(visibility_timeout * 1000)
-        return self._settle(receipts, self._extend(queue, refs, until) if refs else [])
+        return self._by_receipts(receipts, lambda refs: self._reschedule(
+            queue, refs, until, keep_lease=True))
 
     def bury(self, queue: str, leases: Iterable[Leased]) -> None:
         """Move leased items to the dead letters now (their last delivery failed)."""
@@ -296,6 +292,13 @@ class QueueStore(ABC):
                      [evolve(i, lease=None, visible_at=0) for i in items])
         self._delete(queue, [Ref(i.key, i.lease) for i in items])
 
+    def _by_receipts(self, receipts: Iterable[str],
+                     apply: Callable[[list[Ref]], list[bool]]) -> Settled:
+        """Decode the receipts (``InvalidReceipt`` for a malformed one), apply, settle."""
+        receipts = list(receipts)
+        refs = list(map(decode_receipt, receipts))
+        return self._settle(receipts, apply(refs) if refs else [])
+
     @staticmethod
     def _settle(receipts: list[str], results: list[bool]) -> Settled:
         if all(results):                      # the usual case: every lease still held
@@ -333,14 +336,10 @@ class QueueStore(ABC):
         """
 
     @abstractmethod
-    def _release(self, queue: str, refs: list[Ref], visible_at: int) -> list[bool]:
-        """For each ref whose lease still owns its item: clear the lease and
-        set ``visible_at``.  Returns one bool per ref."""
-
-    @abstractmethod
-    def _extend(self, queue: str, refs: list[Ref], until: int) -> list[bool]:
-        """For each ref whose lease still owns its item: set ``visible_at = until``,
-        keeping the lease.  Returns one bool per ref."""
+    def _reschedule(self, queue: str, refs: list[Ref], visible_at: int,
+                    keep_lease: bool) -> list[bool]:
+        """For each ref whose lease still owns its item: set ``visible_at`` and,
+        unless ``keep_lease`` (extend), clear the lease (nack).  One bool per ref."""
 
     @abstractmethod
     def _delete(self, queue: str, refs: list[Ref]) -> list[bool]:

@@ -471,20 +471,14 @@ class DynamoQueueStore(_Table, QueueStore):
             "ExpressionAttributeNames": _names("#lease"),
             "ExpressionAttributeValues": {":lease": _s(ref.lease)}}))
 
-    def _release(self, queue: str, refs: list[Ref], visible_at: int) -> list[bool]:
+    def _reschedule(self, queue: str, refs: list[Ref], visible_at: int,
+                    keep_lease: bool) -> list[bool]:
+        update = "SET #vis = :vis" if keep_lease else "SET #vis = :vis REMOVE #lease"
         return self._settle_refs(queue, refs, lambda ref: ("Update", {
             "TableName": self.table, "Key": self._key(queue, ref.key),
-            "UpdateExpression": "SET #vis = :vis REMOVE #lease",
-            "ConditionExpression": "#lease = :lease",
+            "UpdateExpression": update, "ConditionExpression": "#lease = :lease",
             "ExpressionAttributeNames": _names("#lease", "#vis"),
             "ExpressionAttributeValues": {":lease": _s(ref.lease), ":vis": _n(visible_at)}}))
-
-    def _extend(self, queue: str, refs: list[Ref], until: int) -> list[bool]:
-        return self._settle_refs(queue, refs, lambda ref: ("Update", {
-            "TableName": self.table, "Key": self._key(queue, ref.key),
-            "UpdateExpression": "SET #vis = :vis", "ConditionExpression": "#lease = :lease",
-            "ExpressionAttributeNames": _names("#lease", "#vis"),
-            "ExpressionAttributeValues": {":lease": _s(ref.lease), ":vis": _n(until)}}))
 
     def _settle_refs(self, queue: str, refs: list[Ref], action) -> list[bool]:
         """Apply one conditional action per ref; True where the lease still owned the item."""

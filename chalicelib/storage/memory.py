@@ -291,19 +291,16 @@ class MemoryQueueStore(QueueStore):
                 [_copy(item) for item in q.take(limit, now, until, next(self._tokens), upto,
                                                 None, [])]
 
-    def _release(self, queue: str, refs: list[Ref], visible_at: int) -> list[bool]:
+    def _reschedule(self, queue: str, refs: list[Ref], visible_at: int,
+                    keep_lease: bool) -> list[bool]:
         now = self.now_ms()
 
-        def release(q: _Queue, item: StoredItem) -> None:
-            item.lease, item.visible_at = None, visible_at
-            q.put([item], now)
-        return self._each_owned(queue, refs, release)
-
-    def _extend(self, queue: str, refs: list[Ref], until: int) -> list[bool]:
-        def extend(q: _Queue, item: StoredItem) -> None:
-            item.visible_at = until
-            heappush(q.waiting, (until, item.key))
-        return self._each_owned(queue, refs, extend)
+        def reschedule(q: _Queue, item: StoredItem) -> None:
+            item.visible_at = visible_at
+            if not keep_lease:
+                item.lease = None
+            q.put([item], now)           # filed again by its new visible_at
+        return self._each_owned(queue, refs, reschedule)
 
     def _delete(self, queue: str, refs: list[Ref]) -> list[bool]:
         return self._each_owned(queue, refs, _Queue.drop)   # heap entries go stale

@@ -537,13 +537,10 @@ class RedisQueueStore(_OnRedis, QueueStore):
                 else [flag == "1" for flag in reply]
         return results
 
-    def _release(self, queue: str, refs: list[Ref], visible_at: int) -> list[bool]:
-        return self._settle_refs("nack", _RESCHEDULE, queue, [self.now_ms(), visible_at, "0"],
-                                 refs)
-
-    def _extend(self, queue: str, refs: list[Ref], until: int) -> list[bool]:
-        return self._settle_refs("extend", _RESCHEDULE, queue, [self.now_ms(), until, "1"],
-                                 refs)
+    def _reschedule(self, queue: str, refs: list[Ref], visible_at: int,
+                    keep_lease: bool) -> list[bool]:
+        return self._settle_refs("extend" if keep_lease else "nack", _RESCHEDULE, queue,
+                                 [self.now_ms(), visible_at, "1" if keep_lease else "0"], refs)
 
     def _delete(self, queue: str, refs: list[Ref]) -> list[bool]:
         return self._settle_refs("ack", _DELETE, queue, [], refs)

@@ -225,11 +225,11 @@ class SqliteQueueStore(_OnDatabase, QueueStore):
     def _delete(self, queue: str, refs: list[Ref]) -> list[bool]:
         return self._settle_refs("ack", _DELETE, (queue,), refs)
 
-    def _release(self, queue: str, refs: list[Ref], visible_at: int) -> list[bool]:
+    def _reschedule(self, queue: str, refs: list[Ref], visible_at: int,
+                    keep_lease: bool) -> list[bool]:
+        if keep_lease:
+            return self._settle_refs("extend", _EXTEND, (visible_at, queue), refs)
         return self._settle_refs("nack", _RELEASE, (visible_at, queue), refs)
-
-    def _extend(self, queue: str, refs: list[Ref], until: int) -> list[bool]:
-        return self._settle_refs("extend", _EXTEND, (until, queue), refs)
 
     def _settle_refs(self, operation: str, template: str, head: tuple,
                      refs: list[Ref]) -> list[bool]:

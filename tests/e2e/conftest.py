@@ -126,18 +126,13 @@ def live_bus(tmp_path_factory) -> Iterator[LiveBus]:
 @pytest.fixture(scope="session")
 def minute_schedule(live_bus) -> dict:
     """A ``rate(1 minute)`` schedule on the live bus, its owner's token and pull subscription."""
-    import requests
+    from tests.e2e.client import ok
 
-    def call(token, method, path, body=None):
-        response = requests.request(method, live_bus.url + path, json=body, timeout=30,
-                                    headers={"Authorization": f"Bearer {token}"})
-        assert response.status_code < 300, response.text
-        return response.json()
-    token = call(live_bus.admin_token, "POST", "/services", {"name": "cron-live"})["token"]
-    call(token, "POST", "/topics", {"name": "cron-live"})
-    sub = call(token, "POST", "/subscriptions", {"topics": ["cron-live"]})
+    token = ok(live_bus, "POST", "/services", live_bus.admin_token, {"name": "cron-live"})["token"]
+    ok(live_bus, "POST", "/topics", token, {"name": "cron-live"})
+    sub = ok(live_bus, "POST", "/subscriptions", token, {"topics": ["cron-live"]})
     created_at = time.time()
-    schedule = call(token, "POST", "/schedules", {
+    schedule = ok(live_bus, "POST", "/schedules", token, {
         "name": "every-minute", "expression": "rate(1 minute)",
         "target": {"topic": "cron-live", "type": "heartbeat", "data": {"beat": True}}})
     return {"token": token, "subscription": sub["id"], "created_at": created_at,

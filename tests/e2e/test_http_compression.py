@@ -10,18 +10,15 @@ import zlib
 import pytest
 import requests
 
+from tests.e2e.client import ok
+
 
 @pytest.fixture(scope="module")
 def producer(live_bus):
-    def call(token, method, path, body=None):
-        response = requests.request(method, live_bus.url + path, json=body, timeout=30,
-                                    headers={"Authorization": f"Bearer {token}"})
-        assert response.status_code < 300, response.text
-        return response.json()
     name = f"zip-{uuid.uuid4().hex[:6]}"
-    token = call(live_bus.admin_token, "POST", "/services", {"name": name})["token"]
-    call(token, "POST", "/topics", {"name": name})
-    sub = call(token, "POST", "/subscriptions", {"topics": [name]})
+    token = ok(live_bus, "POST", "/services", live_bus.admin_token, {"name": name})["token"]
+    ok(live_bus, "POST", "/topics", token, {"name": name})
+    sub = ok(live_bus, "POST", "/subscriptions", token, {"topics": [name]})
     return {"token": token, "topic": name, "sub": sub["id"]}
 
 

@@ -3,11 +3,7 @@ import uuid
 
 import requests
 
-
-def call(bus, method, path, token=None, body=None):
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = requests.request(method, bus.url + path, json=body, headers=headers, timeout=30)
-    return response.status_code, (response.json() if response.content else None)
+from tests.e2e.client import call
 
 
 def register(bus, name):

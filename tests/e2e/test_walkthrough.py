@@ -1,11 +1,7 @@
 """The README's walkthrough, over real HTTP against the local server on DynamoDB (moto)."""
 import requests
 
-
-def call(bus, method, path, token=None, body=None):
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    response = requests.request(method, bus.url + path, json=body, headers=headers, timeout=30)
-    return response.status_code, (response.json() if response.content else None)
+from tests.e2e.client import call
 
 
 def test_register_topic_subscribe_publish_pull_ack(live_bus):
