@@ -45,6 +45,7 @@ _WRAPPED = re.compile(r"([a-z]+)\((.*)\)", re.DOTALL)
 _AT = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})", re.ASCII)
 _RATE_UNITS = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1),
                "day": timedelta(days=1)}
+_SPACE = re.compile(r"\s")
 _CRON_FIELDS = "minutes hours day-of-month month day-of-week year"
 # Candidates a cron search may pass over before giving up: a gap or a repeated
 # hour costs one per matching minute (a whole skipped day, as in Samoa 2011, 1440).
@@ -63,7 +64,7 @@ class ScheduleExpression:
     """A parsed schedule expression; build it with ``parse``."""
 
     kind: str          # "cron" | "rate" | "at" | "crontab"
-    text: str          # as given, whitespace normalised
+    text: str          # as given (a crontab line: fields joined by single spaces)
     timezone: str      # IANA name; cron, crontab and at() read the wall clock there
     _rule: _Rule = field(repr=False, compare=False)
 
@@ -108,7 +109,7 @@ def parse(expression: str, timezone: str = "UTC") -> ScheduleExpression:
         if not isinstance(timezone, str):
             errors.append(("timezone", "the time zone must be a string (an IANA name)"))
         raise _failure(errors)
-    return _parse(" ".join(expression.split()), timezone)
+    return _parse(expression, timezone)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -147,17 +148,25 @@ def _zone(name: str) -> ZoneInfo:
 
 def _shape(text: str):
     """``(kind, normalised text, build(zone) -> rule)`` for the expression's form."""
-    if not text:
+    if not text.strip():
         raise _Invalid("expression", "the expression is empty")
+    if text != text.strip():
+        # AWS refuses " rate(5 minutes)" and "cron(0 9 * * ? *)\n": so do we, rather
+        # than accept a schedule that would not deploy.
+        raise _Invalid("expression", f"{text!r} has leading or trailing whitespace, "
+                                     "which AWS refuses: remove it")
     wrapped = _WRAPPED.fullmatch(text)
     if wrapped:
-        kind, body = wrapped.group(1), wrapped.group(2).strip()
-        text = f"{kind}({body})"
+        kind, body = wrapped.group(1), wrapped.group(2)
         if kind == "cron":
-            fields = body.split()
+            fields = body.split(" ")
+            if body and (not all(fields) or _SPACE.search(body.replace(" ", ""))):
+                raise _Invalid("expression", "cron(): separate the fields by single spaces, "
+                                             "with none after '(' or before ')'; "
+                                             f"got {text}")
             if len(fields) != 6:
                 raise _Invalid("expression", f"cron() takes 6 fields ({_CRON_FIELDS}), "
-                                             f"got {len(fields)}")
+                                             f"got {len(body.split())}")
             plan = compile_aws(fields)
             return kind, text, lambda zone: _CronRule(plan, zone)
         if kind == "rate":
@@ -171,7 +180,11 @@ def _shape(text: str):
     if "(" in text or ")" in text:
         raise _Invalid("expression", f"{text!r} is not cron(...), rate(...) or at(...) "
                                      "(lower case, balanced parentheses)")
+    # A crontab line is ours, not AWS's: fields split on any run of blanks, as
+    # Vixie cron splits them, and the text keeps them joined by single spaces.
     fields = CRONTAB_ALIASES.get(text, text).split()
+    if text not in CRONTAB_ALIASES:
+        text = " ".join(fields)
     if text.startswith("@") and text not in CRONTAB_ALIASES:
         raise _Invalid("expression", f"{text} is not supported: use one of "
                                      + ", ".join(CRONTAB_ALIASES))
@@ -184,10 +197,10 @@ def _shape(text: str):
 
 
 def _rate(body: str) -> timedelta:
-    parts = body.split()
-    if len(parts) != 2:
-        raise _Invalid("expression.rate", "rate() takes a value and a unit, "
-                                          f"e.g. rate(5 minutes); got rate({body})")
+    parts = body.split(" ")
+    if len(parts) != 2 or not all(parts) or _SPACE.search(body.replace(" ", "")):
+        raise _Invalid("expression.rate", "rate() takes a value and a unit separated by "
+                                          f"one space, e.g. rate(5 minutes); got rate({body})")
     value, unit = parts
     if not value.isascii() or not value.isdigit() or int(value) == 0:
         raise _Invalid("expression.rate", f"rate: the value must be a positive whole number, "

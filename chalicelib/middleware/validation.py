@@ -4,7 +4,9 @@
 its own) to a JSON Schema for the event's ``data``.  An event that breaks it
 is refused with 422 ``schema-violation`` listing every failing path
 (``errors: [{field: "data.customer.email", message}]``), before anything is
-stored.  The schemas are checked when they are set (400 ``invalid-schema``).
+stored.  A missing or unknown member is named itself (``data.customer.email``,
+not its object), an unknown one with a "did you mean" when it is close to a
+missing or unused known one.  The schemas are checked when they are set (400 ``invalid-schema``).
 The ``jsonschema`` package lists every error (fastjsonschema stops at the
 first); validators are built once per schema.
 
@@ -25,6 +27,7 @@ from jsonschema import validators
 from jsonschema.exceptions import SchemaError, ValidationError
 
 from chalicelib.domain.patterns.extensions import MAX_REGEX_LENGTH, compile_regex
+from chalicelib.domain.validation import MAX_UNKNOWN_LISTED, shown, suggestion
 from chalicelib.errors import Unprocessable, ValidationFailed
 from chalicelib.middleware import Middleware, PublishContext
 
@@ -95,6 +98,16 @@ def _pattern_properties(validator, patterns, instance, schema):
                 yield from validator.descend(value, subschema, path=key, schema_path=pattern)
 
 
+def _required(validator, required, instance, schema):
+    # One error per missing member, at the member's own path (data.customer.email):
+    # jsonschema's own says "'email' is a required property" at data.customer.
+    if not validator.is_type(instance, "object") or not validator.is_type(required, "array"):
+        return
+    for name in required:
+        if name not in instance:
+            yield ValidationError(f"missing required field {shown(name)!r}", path=(name,))
+
+
 def _additional_properties(validator, allowed, instance, schema):
     if not validator.is_type(instance, "object"):
         return
@@ -106,17 +119,29 @@ def _additional_properties(validator, allowed, instance, schema):
         for extra in extras:
             yield from validator.descend(instance[extra], allowed, path=extra)
     elif not allowed and extras:
-        yield ValidationError(f"unknown field(s) {', '.join(map(repr, extras))} "
-                              f"(additional properties are not allowed)")
+        required = schema.get("required", [])
+        missing = [n for n in required if isinstance(n, str) and n not in instance]
+        unused = [n for n in known if n not in instance and n not in missing]
+        for extra in extras[:MAX_UNKNOWN_LISTED]:
+            meant = suggestion(extra, missing) or suggestion(extra, unused)
+            yield ValidationError(f"unknown field {shown(extra)!r}: did you mean {meant!r}?"
+                                  if meant is not None else
+                                  f"unknown field {shown(extra)!r} (additional properties "
+                                  "are not allowed)", path=(extra,))
+        if len(extras) > MAX_UNKNOWN_LISTED:
+            yield ValidationError(f"{len(extras) - MAX_UNKNOWN_LISTED} more unknown field(s) "
+                                  "(additional properties are not allowed)")
 
 
 @functools.lru_cache(maxsize=512)
 def _validator(schema_text: str):
     schema = json.loads(schema_text)
     base = validators.validator_for(schema)
-    checked = validators.extend(base, {"pattern": _pattern,
-                                       "patternProperties": _pattern_properties,
-                                       "additionalProperties": _additional_properties})
+    keywords = {"pattern": _pattern, "patternProperties": _pattern_properties,
+                "additionalProperties": _additional_properties}
+    if "required" in base.VALIDATORS:       # draft 3 says it inside each property instead
+        keywords["required"] = _required
+    checked = validators.extend(base, keywords)
     return checked(schema)
 
 

@@ -128,6 +128,52 @@ def test_bad_request_gets_a_problem(api, world, name, method, path, who, payload
     assert {"type", "title", "detail", "correlation_id"} <= set(reply.body)
 
 
+# (route, who, body, the missing field, the unknown field, what it probably meant)
+MISSPELT = [
+    ("POST /topics/t/events", "orders", {"type": "x", "dat": 1}, "data", "dat", "data"),
+    ("POST /events", "orders", {"topics": ["t"], "typ": "x", "data": 1}, "type", "typ", "type"),
+    ("POST /services", "admin", {"nmae": "x"}, "name", "nmae", "name"),
+    ("POST /topics", "orders", {"nam": "z"}, "name", "nam", "name"),
+    ("POST /subscriptions", "billing", {"topics": ["t"], "mod": "pull"}, None, "mod", "mode"),
+    ("POST /queues", "orders", {"nme": "q2"}, "name", "nme", "name"),
+    ("POST /queues/jobs/messages", "orders", {"bdy": 1}, "body", "bdy", "body"),
+    ("POST /subscriptions/{sub}/ack", "billing", {"receipt": ["r"]}, "receipts", "receipt",
+     "receipts"),
+    ("POST /schedules", "orders", {"name": "s", "expresion": "rate(1 hour)",
+                                   "target": {"topic": "t", "type": "x", "data": {}}},
+     "expression", "expresion", "expression"),
+]
+
+
+@pytest.mark.parametrize("route, who, body, missing, unknown, meant", MISSPELT,
+                         ids=[c[0] for c in MISSPELT])
+def test_a_misspelt_field_is_named_with_the_field_probably_meant(api, world, route, who, body,
+                                                                  missing, unknown, meant):
+    tokens, ids = world
+    method, path = route.split(" ")
+    reply = api.call(method, path.format(**ids), tokens[who], body)
+    assert (reply.status, reply.body["code"]) == (400, "validation-failed"), reply
+    assert reply.headers["Content-Type"] == "application/problem+json"
+    expected = [{"field": unknown,
+                 "message": f"unknown field {unknown!r}: did you mean {meant!r}?"}]
+    if missing:
+        expected.insert(0, {"field": missing, "message": f"missing required field {missing!r}"})
+    assert reply.body["errors"] == expected
+    assert reply.body["detail"] == "; ".join(e["message"] for e in expected)
+
+
+def test_a_misspelt_hub_form_field_is_named(api, world):
+    tokens, _ = world
+    form = "hub.mode=subscribe&hub.topik=t&hub.callback=http%3A%2F%2F127.0.0.1%3A9%2Fx"
+    reply = api.call("POST", "/hub", tokens["billing"], raw=form,
+                     headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert (reply.status, reply.body["code"]) == (400, "validation-failed"), reply
+    assert reply.body["errors"] == [
+        {"field": "hub.topic", "message": "missing required field 'hub.topic'"},
+        {"field": "hub.topik", "message": "unknown field 'hub.topik': did you mean 'hub.topic'?"},
+    ]
+
+
 def test_there_are_at_least_25_bad_input_cases():
     assert len(CASES) >= 25
 

@@ -456,8 +456,8 @@ def test_pattern_test_answers_match_true_or_false(api, pattern, event, expected)
     ({"event": {}, "pattern": None}, "invalid-pattern", ""),
     ({"event": [], "pattern": {"a": [1]}}, "validation-failed", "event"),
     ({"event": "{}", "pattern": {"a": [1]}}, "validation-failed", "event"),
-    ({"pattern": {"a": [1]}}, "validation-failed", ""),
-    ({"event": {}, "pattern": {"a": [1]}, "extra": 1}, "validation-failed", ""),
+    ({"pattern": {"a": [1]}}, "validation-failed", "event"),             # missing
+    ({"event": {}, "pattern": {"a": [1]}, "extra": 1}, "validation-failed", "extra"),  # unknown
     ({"event": json.loads('{"a":' * 200 + "1" + "}" * 200), "pattern": {"a": [1]}},
      "validation-failed", "event"),
 ])

@@ -252,10 +252,52 @@ def test_day_of_week_numbers_are_one_based_from_sunday():
         utc(2026, 3, d, 12) for d in (9, 10, 11, 12, 13, 16)]
 
 
-def test_whitespace_is_normalised_in_the_text():
-    schedule = parse("  cron( 0  10 *\t* ? * ) ")
+def test_a_crontab_line_splits_on_any_blanks_and_keeps_single_spaces_in_the_text():
+    schedule = parse("0  10 *\t* *")
+    assert (schedule.kind, schedule.text, schedule.timezone) == ("crontab", "0 10 * * *", "UTC")
+
+
+def test_an_aws_expression_is_kept_as_given():
+    schedule = parse("cron(0 10 * * ? *)")
     assert (schedule.kind, schedule.text, schedule.timezone) == ("cron", "cron(0 10 * * ? *)",
                                                                  "UTC")
+
+
+# AWS refuses whitespace around the expression, inside the parentheses' ends, and
+# anything but one space between the parts (its own linter, cfn-lint E3027, splits
+# on exactly one space too).
+WHITESPACE_REFUSED = [
+    (" rate(5 minutes)", "expression"),
+    ("rate(5 minutes) ", "expression"),
+    ("cron(0 9 * * ? *) ", "expression"),
+    ("\tcron(0 9 * * ? *)", "expression"),
+    ("at(2026-12-24T10:00:00)\n", "expression"),
+    ("\u00a0at(2026-12-24T10:00:00)", "expression"),
+    (" 0 10 * * *", "expression"),                           # a crontab line too
+    ("cron( 0 9 * * ? *)", "expression"),
+    ("cron(0 9 * * ? * )", "expression"),
+    ("cron(0  9 * * ? *)", "expression"),
+    ("cron(0 9 *\t* ? *)", "expression"),
+    ("cron(0 9 * * ?\n*)", "expression"),
+    ("rate( 5 minutes)", "expression.rate"),
+    ("rate(5 minutes )", "expression.rate"),
+    ("rate(5  minutes)", "expression.rate"),
+    ("rate(5\tminutes)", "expression.rate"),
+    ("at( 2026-12-24T10:00:00)", "expression.at"),
+    ("at(2026-12-24T10:00:00 )", "expression.at"),
+]
+
+
+@pytest.mark.parametrize("expression, field", WHITESPACE_REFUSED)
+def test_whitespace_aws_refuses_is_refused_naming_the_field(expression, field):
+    assert invalid_fields(expression) == [field]
+
+
+def test_leading_whitespace_is_named_in_the_message():
+    with pytest.raises(ValidationFailed) as caught:
+        parse(" rate(5 minutes)")
+    assert caught.value.code == "invalid-schedule"
+    assert "leading or trailing whitespace" in caught.value.extra["errors"][0]["message"]
 
 
 # --- what AWS refuses --------------------------------------------------------------------
