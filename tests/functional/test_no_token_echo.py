@@ -27,11 +27,17 @@ def app_log():
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logger.registered_formatter)
+    # whatever level or logging.disable() other tests left behind, this one sees every line
+    level, disabled = logger.getEffectiveLevel(), logging.root.manager.disable
+    logging.disable(logging.NOTSET)
+    logger.setLevel(logging.DEBUG)
     logger.addHandler(handler)
     try:
         yield stream
     finally:
         logger.removeHandler(handler)
+        logger.setLevel(level)
+        logging.disable(disabled)
 
 
 def _unknown_route_problem(headers: dict) -> dict:
