@@ -66,6 +66,8 @@ class Settings:
     reply_seconds: int = 3600             # a sync request without a reply expires after this
     cache_seconds: float = 5.0            # tokens, topics (5 s) and the routing version (1/5 of it)
     compress_bytes: int = 8 * 1024        # payloads from this size are stored gzip-compressed
+    state_dir: str = ".tlks"              # make run: snapshot, admin token, moto log (repo-relative)
+    snapshot_seconds: float = 30.0        # make run: how often changed tables are snapshotted
     extra: dict = field(default_factory=dict)
 
     @property
@@ -109,4 +111,6 @@ class Settings:
             reply_seconds=_int(env, "TLKS_REPLY_SECONDS", 3600),
             cache_seconds=_float(env, "TLKS_CACHE_SECONDS", 5.0),
             compress_bytes=_int(env, "TLKS_COMPRESS_BYTES", 8 * 1024),
+            state_dir=env.get("TLKS_STATE_DIR") or ".tlks",
+            snapshot_seconds=_float(env, "TLKS_SNAPSHOT_SECONDS", 30.0),
         )

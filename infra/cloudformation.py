@@ -175,11 +175,20 @@ def _narrowed(document: dict) -> dict:
 
 #: API Gateway answers some requests itself, before any Lambda runs: those answers are
 #: problem+json too (docs/errors.md), an unknown route a 404 ``not-found`` (API Gateway's
-#: own answer would be 403 "Missing Authentication Token").
+#: own answer would be 403 "Missing Authentication Token"; with an ``Authorization`` header,
+#: a 403 that quotes the header, token included: the same response type).  No template uses
+#: ``$context.error.message`` or any request value: API Gateway's messages may quote the
+#: ``Authorization`` header, so every detail is fixed text (and the response type, an enum).
 GATEWAY_RESPONSES = {
     "MISSING_AUTHENTICATION_TOKEN": (404, "not-found", "Not found", "no such route"),
-    "DEFAULT_4XX": (None, "bad-request", "Bad request", "$context.error.message"),
-    "DEFAULT_5XX": (None, "internal-error", "Internal error", "$context.error.message"),
+    "INVALID_SIGNATURE": (403, "forbidden", "Forbidden", "API Gateway refused the request"),
+    "EXPIRED_TOKEN": (403, "forbidden", "Forbidden", "API Gateway refused the request"),
+    "ACCESS_DENIED": (403, "forbidden", "Forbidden", "API Gateway refused the request"),
+    "UNAUTHORIZED": (401, "unauthorized", "Unauthorized", "API Gateway refused the request"),
+    "DEFAULT_4XX": (None, "bad-request", "Bad request",
+                    "API Gateway refused the request ($context.error.responseType)"),
+    "DEFAULT_5XX": (None, "internal-error", "Internal error",
+                    "API Gateway failed ($context.error.responseType)"),
 }
 
 

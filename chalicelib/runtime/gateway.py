@@ -4,25 +4,36 @@ The local server (runtime/local.py) answers through this request handler so that
 client sees the same HTTP locally as on AWS:
 
 * an unknown route is a 404 problem, as the gateway responses of infra/cloudformation.py
-  make it on AWS (``chalice local`` answers API Gateway's bare 403 "Missing
-  Authentication Token");
+  make it on AWS, with or without an ``Authorization`` header (``chalice local`` answers
+  API Gateway's bare 403 "Missing Authentication Token", and with a header a 403
+  ``UnauthorizedException`` that quotes the header, token included);
 * a request body sent with ``Content-Encoding: gzip`` or ``deflate`` is decompressed
   before the app sees it (API Gateway always does); another coding is a 415, and a body
   that inflates past the request limit a 413, without inflating the rest;
 * a response of at least ``minimum_compression_size`` bytes (.chalice/config.json, the
   same setting API Gateway's compression is deployed with) is gzip-compressed when the
   client's ``Accept-Encoding`` allows it.
+
+And it keeps the log readable and free of credentials: a client that goes away
+mid-request (connection reset, broken pipe) is one INFO line, not a traceback, and the
+access log lines are scrubbed like every other (observability.scrub).
 """
 from __future__ import annotations
 
 import gzip
 import json
+import logging
 import zlib
 from typing import Any
 
-from chalice.local import ChaliceRequestHandler
+from chalice.local import ChaliceRequestHandler, LocalGatewayException
 
 from chalicelib.api.http import MAX_REQUEST_BYTES, PROBLEM_TYPE
+from chalicelib.observability import scrub
+
+LOG = logging.getLogger("tlks.http")
+#: what a client that hangs up mid-request raises in the server thread
+CLIENT_GONE = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
 
 
 class _Refused(Exception):
@@ -76,6 +87,24 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
     return False
 
 
+def gateway_problem(error: LocalGatewayException) -> dict:
+    """The problem the local server answers for one of ``chalice local``'s own refusals.
+
+    Chalice raises its 403 ``UnauthorizedException`` only when no route matches (its body
+    says "Missing Authentication Token", or quotes the ``Authorization`` header when there
+    is one): that is a 404 ``not-found``.  The bus has no Chalice authorizers, so nothing
+    else should come here; whatever does becomes a problem with a fixed detail, never
+    Chalice's body, which may echo request headers.
+    """
+    if error.CODE == 403 and error.headers.get("x-amzn-ErrorType") == "UnauthorizedException":
+        return {"type": "https://tlks.io/problems/not-found", "title": "Not found",
+                "status": 404, "detail": "no such route", "code": "not-found"}
+    status = error.CODE or 500
+    code = {401: "unauthorized", 403: "forbidden"}.get(status, "internal-error")
+    return {"type": f"https://tlks.io/problems/{code}", "title": code.replace("-", " ").capitalize(),
+            "status": status, "detail": "the local gateway refused the request", "code": code}
+
+
 def handler_class(minimum_compression_size: int | None) -> type[ChaliceRequestHandler]:
     """The local server's request handler (``None``: responses are never compressed)."""
 
@@ -100,16 +129,31 @@ def handler_class(minimum_compression_size: int | None) -> type[ChaliceRequestHa
             except _Refused as refused:
                 self._problem(refused.problem)
 
+        def handle(self) -> None:
+            try:
+                super().handle()
+            except CLIENT_GONE as exc:
+                self._client_gone(exc)
+
+        def finish(self) -> None:
+            try:
+                super().finish()
+            except CLIENT_GONE as exc:
+                self._client_gone(exc)
+
+        def _client_gone(self, exc: OSError) -> None:
+            self.close_connection = True
+            LOG.info("client %s:%s went away mid-request (%s)", *self.client_address[:2],
+                     type(exc).__name__)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the parent's name
+            LOG.info("%s %s", self.address_string(), scrub(format % args))
+
         # the parent binds these to its own _generic_handle
         do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
 
         def _send_error_response(self, error: Any) -> None:
-            if error.CODE == 403 and b"Missing Authentication Token" in error.body:
-                self._problem({"type": "https://tlks.io/problems/not-found",
-                               "title": "Not found", "status": 404, "detail": "no such route",
-                               "code": "not-found"})
-                return
-            super()._send_error_response(error)
+            self._problem(gateway_problem(error))
 
         def _problem(self, problem: dict) -> None:
             problem["instance"] = self.path.split("?")[0]

@@ -6,7 +6,10 @@ does what AWS does around the deployed lambdas: it points boto3 at an emulated e
 (127.0.0.1:4566, LocalStack's port), starting a moto server there unless something already
 answers (and stopping only a server it started), creates the tables from infra/tables.json,
 serves the app in-process, and runs on threads the loops EventBridge (later DynamoDB
-streams) drive on AWS.  It prepares the environment *before* importing ``app``, because
+streams) drive on AWS.  What it makes lives in the state directory (``TLKS_STATE_DIR``,
+``.tlks/``): the snapshot of the emulated tables (runtime/snapshot.py: restored at start,
+saved every ``TLKS_SNAPSHOT_SECONDS`` when changed and at exit), the admin token (unless
+``TLKS_ADMIN_TOKEN`` sets one) and moto's log; ``--fresh`` forgets the first two.  It prepares the environment *before* importing ``app``, because
 ``config.Settings`` reads it: as the entry point, it writes what config.py reads.
 """
 from __future__ import annotations
@@ -97,6 +100,8 @@ def parse_args(argv: Sequence[str] | None, env: MutableMapping[str, str]) -> arg
                         help="local AWS endpoint port (default: $AWS_ENDPOINT_URL or 4566)")
     parser.add_argument("--storage", choices=("dynamodb", "memory", "file", "redis"),
                         default=env.get("TLKS_STORAGE") or "dynamodb")
+    parser.add_argument("--fresh", action="store_true",
+                        help="forget the saved tables and admin token first (make run FRESH=1)")
     return parser.parse_args(argv)
 
 
@@ -122,7 +127,47 @@ def prepare_environment(args: argparse.Namespace, env: MutableMapping[str, str])
     env["AWS_DEFAULT_REGION"] = env.get("AWS_DEFAULT_REGION") or "us-east-1"
     if args.aws_port is not None or not env.get("AWS_ENDPOINT_URL"):
         env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{args.aws_port or 4566}"
-    env["TLKS_ADMIN_TOKEN"] = env.get("TLKS_ADMIN_TOKEN") or secrets.token_urlsafe(24)
+
+
+def state_dir(settings) -> Path:
+    """Where the runner keeps what it makes (``TLKS_STATE_DIR``, relative to the repo)."""
+    path = Path(settings.state_dir).expanduser()
+    return path if path.is_absolute() else ROOT / path
+
+
+def snapshot_path(settings) -> Path:
+    return state_dir(settings) / f"dynamodb-{settings.table_prefix}.json"
+
+
+def admin_token_path(settings) -> Path:
+    return state_dir(settings) / "admin-token"
+
+
+def forget_state(settings) -> list[Path]:
+    """``--fresh``: remove the saved tables and admin token; returns what was removed."""
+    removed = []
+    for path in (snapshot_path(settings), admin_token_path(settings)):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def kept_admin_token(settings) -> str:
+    """The admin token saved in the state directory, made (mode 0600) on first use."""
+    path = admin_token_path(settings)
+    with contextlib.suppress(FileNotFoundError):
+        token = path.read_text().strip()
+        if token:
+            return token
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(24)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    os.replace(tmp, path)
+    return token
 
 
 def endpoint_answers(url: str) -> bool:
@@ -145,13 +190,13 @@ def _die_with_parent() -> Callable[[], int] | None:
     return lambda: prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
 
 
-def start_moto(url: str) -> subprocess.Popen:
-    """Start a moto server at ``url`` (log in .tlks/) and wait until it answers."""
+def start_moto(url: str, folder: Path) -> subprocess.Popen:
+    """Start a moto server at ``url`` (log in ``folder``) and wait until it answers."""
     host, port = urlsplit(url).hostname, urlsplit(url).port
     if host not in ("127.0.0.1", "localhost") or not port:
         raise StartupError(f"nothing answers at {url}; moto is only started on 127.0.0.1:<port>")
-    log_path = ROOT / ".tlks" / f"moto-{port}.log"
-    log_path.parent.mkdir(exist_ok=True)
+    log_path = folder / f"moto-{port}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "chalicelib.runtime.emulator", "-H", "127.0.0.1", "-p", str(port)]
     with open(log_path, "wb") as log:  # own session: Ctrl-C reaches us, and we stop moto last
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
@@ -180,22 +225,49 @@ def stop_process(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def attach_dynamodb(settings, cleanup: contextlib.ExitStack) -> str:
-    """Make sure the endpoint answers and the tables exist; say where the state lives."""
+def attach_dynamodb(settings, cleanup: contextlib.ExitStack):
+    """Make sure the endpoint answers and the tables exist; say where the state lives.
+
+    Returns ``(description, snapshot)``: the snapshot (already restored) when the runner
+    started moto itself, else ``None`` (an endpoint of the user's keeps its own state).
+    """
     import boto3
+
+    from chalicelib.runtime.snapshot import TableSnapshot
     from infra.tables import ensure_tables
 
-    note = "already running, reused"
+    moto = None
     if not endpoint_answers(settings.endpoint_url):
-        moto = start_moto(settings.endpoint_url)
+        moto = start_moto(settings.endpoint_url, state_dir(settings))
         cleanup.callback(stop_process, moto)
-        note = f"moto server pid {moto.pid}, stopped on exit"
     client = boto3.client("dynamodb", endpoint_url=settings.endpoint_url,
                           region_name=settings.region)
     # Locally an in-process worker replaces the stream-fed dispatcher, so no table needs a
     # stream, and moto would copy the whole stream history on every transaction.
     ensure_tables(client, settings.table_prefix, streams=False)
-    return f"{settings.endpoint_url} ({note})"
+    if moto is None:
+        return f"{settings.endpoint_url} (already running, reused: its state is its own)", None
+    snapshot = TableSnapshot(client, settings.tables, snapshot_path(settings))
+    restored = snapshot.restore()
+    # runs after the HTTP server and the loops have stopped, before moto does
+    cleanup.callback(_last_snapshot, snapshot)
+    return (f"{settings.endpoint_url} (moto server pid {moto.pid}, stopped on exit)\n"
+            f"  saved state   {_shown(snapshot.path)} ({restored} items restored; saved "
+            + (f"every {settings.snapshot_seconds:g} s when changed, and " if settings.snapshot_seconds > 0
+               else "") + "on exit)"), snapshot
+
+
+def _shown(path: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
+
+
+def _last_snapshot(snapshot) -> None:
+    try:
+        snapshot.save()
+    except Exception as exc:  # noqa: BLE001 - stopping goes on; the last periodic save stays
+        LOG.warning("could not save the tables to %s: %s", snapshot.path, exc)
 
 
 def serve(app, config, args, cleanup: contextlib.ExitStack):
@@ -236,23 +308,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.path.insert(0, str(ROOT))
     from chalicelib.config import Settings
 
+    from chalicelib.observability import ScrubbingFormatter, add_secret
+
     settings = Settings.from_env()
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=settings.log_level.upper())
+    for handler in logging.getLogger().handlers:   # no credential in any line (observability)
+        handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if args.fresh:
+        for path in forget_state(settings):
+            print(f"forgot {_shown(path)}", flush=True)
+    if not settings.admin_token:
+        env["TLKS_ADMIN_TOKEN"] = kept_admin_token(settings)
+        settings = Settings.from_env()
+    add_secret(settings.admin_token)
     logging.getLogger("botocore").setLevel(logging.WARNING)  # not "Found credentials ..."
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         with contextlib.ExitStack() as cleanup:  # undoes what was started, last first
-            aws = f"not used (storage {settings.storage})"
+            aws, snapshot = f"not used (storage {settings.storage})", None
             if settings.storage == "dynamodb":
-                aws = attach_dynamodb(settings, cleanup)
+                aws, snapshot = attach_dynamodb(settings, cleanup)
             from app import app
 
             url, http = serve(app, config, args, cleanup)
             stop = threading.Event()
             cleanup.callback(stop.set)
-            for loop in background_loops(env):
+            loops = background_loops(env)
+            if snapshot is not None and settings.snapshot_seconds > 0:  # 0: on exit only
+                loops.append(Loop("snapshot", settings.snapshot_seconds, snapshot.save))
+            for loop in loops:
                 loop.start(stop)
             start_worker(stop)
             print(f"\ntlks bus (stage {settings.stage}, storage {settings.storage})\n"

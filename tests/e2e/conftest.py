@@ -18,7 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import pytest
 
@@ -95,13 +95,19 @@ def bus_env(**extra: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def local_bus(log: Path, storage: str, aws_port: int | None = None,
+def local_bus(log: Path, storage: str, aws_port: int | None = None, flags: Sequence[str] = (),
               **extra_env: str) -> Iterator[tuple[LiveBus, subprocess.Popen]]:
-    """Start ``python -m chalicelib.runtime.local`` on a free port; stop it on exit."""
+    """Start ``python -m chalicelib.runtime.local`` on a free port; stop it on exit.
+
+    Its state directory (snapshot, admin token, moto log) is a folder next to ``log``
+    unless ``TLKS_STATE_DIR`` is given: never the developer's ``.tlks/``.
+    """
+    extra_env.setdefault("TLKS_STATE_DIR", str(log.parent / "tlks-state"))
     command = [sys.executable, "-m", "chalicelib.runtime.local", "--host", "127.0.0.1",
                "--port", "0", "--storage", storage]
     if aws_port:
         command += ["--aws-port", str(aws_port)]
+    command += list(flags)
     with open(log, "wb") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=bus_env(**extra_env),
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)

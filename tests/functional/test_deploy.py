@@ -297,7 +297,8 @@ def test_settings_read_the_parameter_name():
 def test_api_gateways_own_answers_are_problems_and_an_unknown_route_is_404(template):
     responses = {r["Properties"]["ResponseType"]: r["Properties"]
                  for r in _resources(template, "AWS::ApiGateway::GatewayResponse").values()}
-    assert set(responses) == {"MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"}
+    assert set(responses) == {"MISSING_AUTHENTICATION_TOKEN", "INVALID_SIGNATURE", "EXPIRED_TOKEN",
+                              "ACCESS_DENIED", "UNAUTHORIZED", "DEFAULT_4XX", "DEFAULT_5XX"}
     unknown = responses["MISSING_AUTHENTICATION_TOKEN"]
     assert unknown["StatusCode"] == "404" and unknown["RestApiId"] == {"Ref": "RestAPI"}
     assert unknown["ResponseParameters"]["gatewayresponse.header.Content-Type"] == \
@@ -306,6 +307,18 @@ def test_api_gateways_own_answers_are_problems_and_an_unknown_route_is_404(templ
         body = properties["ResponseTemplates"]["application/json"]
         assert '"code": "' in body and "$context.requestId" in body
     assert '"code": "not-found"' in unknown["ResponseTemplates"]["application/json"]
+
+
+def test_api_gateways_own_answers_never_quote_the_request(template):
+    """API Gateway's messages may quote the Authorization header (a bearer token): no answer
+    it makes itself may contain its message or any request value."""
+    for resource in _resources(template, "AWS::ApiGateway::GatewayResponse").values():
+        properties = resource["Properties"]
+        for text in [*properties["ResponseTemplates"].values(),
+                     *properties["ResponseParameters"].values()]:
+            assert "$context.error.message" not in text and "messageString" not in text
+            assert "$input" not in text and "method.request" not in text
+            assert "authorizer" not in text.lower() and "$util" not in text
 
 
 def test_api_gateway_compresses_answers_from_the_size_the_local_server_uses(template):
