@@ -65,6 +65,7 @@ def _compile(pattern: Any) -> CompiledPattern:
         raise PatternError("", f"pattern longer than {MAX_PATTERN_CHARS} characters of JSON")
     counter = operators.ValueBudget(MAX_VALUES)
     branches = _object(pattern, "", "", counter, in_or=False)
+    _check_wildcard_complexity(branches)
     compiled = tuple(tuple(branch.values()) for branch in branches)
     leaf_paths = frozenset(c.path for b in compiled for c in b if c.uses_values
                            or c.may_be_absent)
@@ -149,7 +150,7 @@ def _cross(branches: list[Branch], alternatives: list[Branch], location: str) ->
 def _leaf(values: list, path: str, location: str, counter: operators.ValueBudget) -> Condition:
     if not values:
         raise PatternError(location, "empty arrays are not allowed")
-    matchers, node_matchers, any_value, may_be_absent, wildcards = [], [], False, False, []
+    matchers, node_matchers, any_value, may_be_absent = [], [], False, False
     for i, element in enumerate(values):
         compiled = operators.compile_element(element, item(location, i), counter)
         if compiled == operators.EXISTS_TRUE:
@@ -160,14 +161,41 @@ def _leaf(values: list, path: str, location: str, counter: operators.ValueBudget
             node_matchers.append(compiled)
         else:
             matchers.append(compiled)
-            if isinstance(compiled, Wildcard):
-                wildcards.append(compiled.pattern.source)
-            elif isinstance(compiled, AnythingButWildcard):
-                wildcards.extend(p.source for p in compiled.patterns)
-    if wildcards and complexity(wildcards) > MAX_COMPLEXITY:
-        raise PatternError(location, "rule is too complex - try using fewer wildcard "
-                                     "characters or fewer repeating character sequences "
-                                     "after a wildcard character")
     return Condition(path=path, location=location, source=values, matchers=tuple(matchers),
                      node_matchers=tuple(node_matchers), any_value=any_value,
                      may_be_absent=may_be_absent)
+
+
+def _wildcards(condition: Condition) -> list[str]:
+    found = []
+    for matcher in condition.matchers:
+        if isinstance(matcher, Wildcard):
+            found.append(matcher.pattern.source)
+        elif isinstance(matcher, AnythingButWildcard):
+            found.extend(p.source for p in matcher.patterns)
+    return found
+
+
+def _check_wildcard_complexity(branches: list[Branch]) -> None:
+    """Refuse a field whose wildcards are too complex, counted as event-ruler counts them.
+
+    event-ruler keeps one byte machine per field per name state: the fields of a
+    branch are taken in sorted order, and branches (``$or`` alternatives) that
+    agree on every earlier field share the machine of the next one, so their
+    wildcards for it count together (``{"$or": [{"a": [w1]}, {"a": [w2]}]}``).
+    """
+    machines: dict[tuple, tuple[str, list[str]]] = {}
+    for branch in branches:
+        before: list[tuple[str, str]] = []
+        for condition in sorted(branch.values(), key=lambda c: c.path):
+            wildcards = _wildcards(condition)
+            if wildcards:
+                key = (tuple(before), condition.path)
+                location, known = machines.setdefault(key, (condition.location, []))
+                known.extend(wildcards)
+            before.append((condition.path, json.dumps(condition.source, sort_keys=True)))
+    for location, wildcards in machines.values():
+        if complexity(wildcards) > MAX_COMPLEXITY:
+            raise PatternError(location, "rule is too complex - try using fewer wildcard "
+                                         "characters or fewer repeating character sequences "
+                                         "after a wildcard character")

@@ -9,21 +9,25 @@ segments between stars are found left to right (leftmost occurrence), which is
 exact for patterns whose only metacharacter is ``*`` and costs
 O(len(value) * segments) at worst.
 
-EventBridge also rejects wildcard patterns that are "too complex": too many
-wildcard prefixes that one worst-case value can keep alive at once (event-ruler
-measures this on its byte machine).  We compute the same kind of figure on the
-pattern's own automaton: the largest set of simultaneously active positions
-over every possible input (see ``complexity``), and reject above
-``MAX_COMPLEXITY``.  The threshold is our calibration, not AWS's published
-number (AWS publishes none); it accepts the patterns AWS documents and rejects
-``*:*:*:*:*:event-bus/*``, which AWS rejects.
+EventBridge also rejects wildcard patterns that are "too complex", in the
+words of aws/event-ruler, whose MachineComplexityEvaluator counts the wildcard
+rule prefixes a theoretical worst-case input matches at once, over all the
+wildcards of one field's byte machine.  ``complexity`` computes that figure (it
+gives every figure event-ruler's own tests state).  event-ruler leaves the
+limit to its caller and AWS publishes none, so ``MAX_COMPLEXITY`` is read off
+what AWS does: its documentation refuses ``*:*:*:*:*:event-bus/*`` (11), and a
+public Terraform configuration records AWS accepting two values
+``*/datasync/*.bif``, ``*/datasync/*.tif`` in one field (8) but refusing four
+(16).  10 is the most lenient limit those facts allow: a single ``*`` before a
+long literal passes, even with some repeated segments (``*/a/a/a/a/a/a/a/a``
+scores 9), where our former calibration (6, on another measure) refused it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 STAR = None  # token for "*" in a parsed pattern (literal characters are str)
-MAX_COMPLEXITY = 6
+MAX_COMPLEXITY = 10      # refused above this, as EventBridge does (see above)
 
 
 class WildcardSyntaxError(ValueError):
@@ -97,55 +101,75 @@ class WildcardPattern:
         return True
 
 
-def complexity(patterns: list[str]) -> int:
-    """Largest number of automaton positions one input keeps alive at once.
+def complexity(patterns: list[str], cap: int = MAX_COMPLEXITY) -> int:
+    """The most wildcard rule prefixes one input can match at once (event-ruler's figure).
 
-    The automaton of a pattern has one position per token boundary; a star
-    position loops on every character.  The union of several patterns (all the
-    wildcards of one field in one rule) is explored by subset construction over
-    an alphabet made of the patterns' literal characters plus one "other"
-    character, so the figure is exact for every possible input.
+    A prefix of a pattern is its first k tokens, k >= 1 (``*ab`` has ``*``,
+    ``*a``, ``*ab``); an input matches it as a wildcard of its own.  The figure
+    is the largest number of (pattern, prefix) pairs that one input matches,
+    over every possible input: ``*aa`` scores 3 (``"aa"`` matches ``*``, ``*a``
+    and ``*aa``), ``*:*:*:*:*:event-bus/*`` scores 11.  Identical patterns
+    count once; patterns sharing a prefix each count it.  As in event-ruler,
+    the automaton reads UTF-8 bytes.
+
+    Every input is covered by a subset construction over the patterns' byte
+    automaton (one position per prefix, a position after ``*`` looping on any
+    byte), where each byte no active position expects behaves alike.  Counting
+    stops as soon as the figure exceeds ``cap``, so a hostile pattern costs
+    little: the figure returned is then only known to be over ``cap``.
     """
-    token_lists = [parse(p) for p in patterns]
-    alphabet = {t for tokens in token_lists for t in tokens if t is not STAR}
-    alphabet.add("\0other")
-
-    def closure(states: set[tuple[int, int]]) -> frozenset[tuple[int, int]]:
-        result, stack = set(states), list(states)
-        while stack:
-            which, pos = stack.pop()
-            tokens = token_lists[which]
-            if pos < len(tokens) and tokens[pos] is STAR and (which, pos + 1) not in result:
-                result.add((which, pos + 1))
-                stack.append((which, pos + 1))
-        return frozenset(result)
-
-    start = closure({(which, 0) for which in range(len(token_lists))})
-    seen, frontier, worst = {start}, [start], 0
-    while frontier:
+    token_lists = [_bytes(p) for p in dict.fromkeys(patterns)]
+    start = _closure(token_lists, {(which, 0) for which in range(len(token_lists))})
+    seen, frontier, worst = {start}, [start], _count(start)
+    while frontier and worst <= cap:
         states = frontier.pop()
-        worst = max(worst, sum(1 for which, pos in states if _alive(token_lists[which], pos)))
-        if worst > MAX_COMPLEXITY:
-            return worst
-        for ch in alphabet:
+        expected = {token_lists[which][pos] for which, pos in states
+                    if pos < len(token_lists[which]) and token_lists[which][pos] is not STAR}
+        for byte in (*expected, _OTHER):
             moved = set()
             for which, pos in states:
                 tokens = token_lists[which]
-                if pos < len(tokens):
-                    if tokens[pos] is STAR:
-                        moved.add((which, pos))
-                    elif tokens[pos] == ch:
-                        moved.add((which, pos + 1))
-            if moved:
-                nxt = closure(moved)
-                if nxt not in seen:
-                    seen.add(nxt)
-                    frontier.append(nxt)
+                if pos and tokens[pos - 1] is STAR:
+                    moved.add((which, pos))            # the star takes the byte
+                if pos < len(tokens) and tokens[pos] == byte:
+                    moved.add((which, pos + 1))
+            if not moved:
+                continue
+            following = _closure(token_lists, moved)
+            worst = max(worst, _count(following))
+            if worst > cap:
+                break
+            if following not in seen:
+                seen.add(following)
+                frontier.append(following)
     return worst
 
 
-def _alive(tokens: list[str | None], pos: int) -> bool:
-    # Count a position once: the entry of a star and the position right after
-    # it (reached by the empty match) are one wildcard prefix, as in the byte
-    # machine where both are the same state.
-    return not (pos > 0 and tokens[pos - 1] is STAR)
+_OTHER = -1     # any byte no active position expects
+
+
+def _bytes(pattern: str) -> list[int | None]:
+    tokens: list[int | None] = []
+    for token in parse(pattern):
+        if token is STAR:
+            tokens.append(STAR)
+        else:
+            tokens.extend(token.encode("utf-8", "surrogatepass"))
+    return tokens
+
+
+def _closure(token_lists, states) -> frozenset[tuple[int, int]]:
+    """``states`` and every position a star's empty match leads to."""
+    result, stack = set(states), list(states)
+    while stack:
+        which, pos = stack.pop()
+        tokens = token_lists[which]
+        if pos < len(tokens) and tokens[pos] is STAR and (which, pos + 1) not in result:
+            result.add((which, pos + 1))
+            stack.append((which, pos + 1))
+    return frozenset(result)
+
+
+def _count(states) -> int:
+    # Position k >= 1 is active when the input matches the pattern's first k tokens.
+    return sum(1 for _, pos in states if pos)
