@@ -137,9 +137,17 @@ def form_body() -> dict:
 
 def base_url() -> str:
     """The bus's public base URL: configured, or as this request reached it."""
-    configured = bus().settings.public_url
-    if configured:
-        return configured
+    return bus().settings.public_url or request_base_url()
+
+
+def own_base_urls() -> list[str]:
+    """Every base URL that names this bus: the configured one first, then this request's."""
+    return list(dict.fromkeys([base_url(), request_base_url()]))
+
+
+def request_base_url() -> str:
+    """The base URL as this request reached the bus (its ``Host``, and the stage on
+    API Gateway's own hosts)."""
     req = request()
     host = req.headers.get("host", "localhost")
     scheme = req.headers.get("x-forwarded-proto", "http").split(",")[0].strip()

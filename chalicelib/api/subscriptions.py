@@ -1,8 +1,10 @@
-"""Routes: /subscriptions (pull mode: pull, ack, nack, dead letters)."""
+"""Routes: /subscriptions (pull: pull, ack, nack, dead letters; push: deliveries, secret,
+pause, resume) and WebSub's /hub."""
 from chalice import Blueprint
 
 from chalicelib.api.http import (
-    base_url, body, bus, created, endpoint, form_body, principal, query_int, query_str, respond,
+    base_url, body, bus, created, endpoint, form_body, own_base_urls, principal, query_int,
+    query_str, respond,
 )
 
 bp = Blueprint(__name__)
@@ -19,7 +21,7 @@ def create_subscription():
 @bp.route("/hub", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
 @endpoint
 def hub():
-    return respond(bus().push.hub_request(principal(), form_body(), base_url(),
+    return respond(bus().push.hub_request(principal(), form_body(), own_base_urls(),
                                           bus().subscriptions), 202)
 
 
@@ -85,6 +87,12 @@ def deliveries(sub_id):
     return respond(bus().subscriptions.deliveries(principal(), sub_id,
                                                   query_int("limit", 100, 1, 1000),
                                                   query_str("event_id")))
+
+
+@bp.route("/subscriptions/{sub_id}/secret", methods=["POST"])
+@endpoint
+def rotate_secret(sub_id):
+    return respond(bus().subscriptions.rotate_secret(principal(), sub_id, body()))
 
 
 @bp.route("/subscriptions/{sub_id}/pause", methods=["POST"])

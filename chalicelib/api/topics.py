@@ -1,8 +1,11 @@
 """Routes: /topics, publishing (/topics/{name}/events, /events), event status and replies."""
+from urllib.parse import quote
+
 from chalice import Blueprint
 
 from chalicelib.api.http import (EVENT_CONTENT_TYPES, base_url, body, bus, created, endpoint,
                                  event_body, header, principal, query_int, respond)
+from chalicelib.errors import Unauthorized
 
 bp = Blueprint(__name__)
 
@@ -23,7 +26,19 @@ def list_topics():
 @bp.route("/topics/{name}", methods=["GET"])
 @endpoint
 def get_topic(name):
-    return respond(bus().topics.get(principal(), name))
+    """The topic URL, with WebSub discovery: ``Link: <hub>; rel="hub", <self>; rel="self"``.
+
+    Discovery needs no token: a GET without one (or with a bad one) answers 401 with
+    the Link headers and nothing else.  They are sent whether the topic exists or not,
+    so they tell no one which topics exist; the topic itself needs a token, as before.
+    """
+    links = f'<{base_url()}/hub>; rel="hub", <{base_url()}/topics/{quote(name)}>; rel="self"'
+    try:
+        caller = principal()
+    except Unauthorized as exc:
+        exc.headers = {**exc.headers, "Link": links}
+        raise
+    return respond(bus().topics.get(caller, name), headers={"Link": links})
 
 
 @bp.route("/topics/{name}/schemas", methods=["PUT"])

@@ -1,7 +1,8 @@
 """JSON Schemas of every request body the API accepts.
 
 Unknown fields are refused (``additionalProperties: false``): a typo in a
-field name is a 400, not a silently ignored option.
+field name is a 400, not a silently ignored option (except in WebSub's /hub
+form, whose protocol says to ignore them).
 """
 NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"}
 NAMES = {"type": "array", "items": NAME, "maxItems": 100, "uniqueItems": True}
@@ -49,6 +50,8 @@ topic_create = {
 }
 
 CALLBACK = {"type": "string", "minLength": 8, "maxLength": 2048}
+# WebSub limits hub.secret to 200 *bytes*: a schema counts characters, so
+# delivery/signing.py's check_secret counts the UTF-8 bytes as well
 SECRET = {"type": "string", "minLength": 1, "maxLength": 200}
 
 _EVENT_PROPERTIES = {
@@ -128,6 +131,17 @@ hub_request = {
         "hub.secret": SECRET,
     },
     "required": ["hub.mode", "hub.topic", "hub.callback"],
+    # WebSub 5.1: hubs ignore the parameters they do not understand (PubSubHubbub 0.3's
+    # hub.verify and hub.verify_token among them); push.hub_request drops them first
+    "additionalProperties": True,
+}
+
+secret_rotate = {
+    "type": "object",
+    "properties": {
+        "secret": SECRET,
+        "overlap_seconds": {"type": "integer", "minimum": 0, "maximum": 7 * 24 * 3600},
+    },
     "additionalProperties": False,
 }
 

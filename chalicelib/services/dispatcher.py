@@ -46,7 +46,9 @@ from chalicelib.middleware import DeliveryContext, Pipeline
 from chalicelib.observability import logger, metrics
 from chalicelib.services.caching import Recent
 from chalicelib.services.outcomes import RESULTS_QUEUE
-from chalicelib.services.push import VERIFY_QUEUE, PushSubscriptions, hub_topic
+from chalicelib.services.push import (
+    MAX_LEASE_SECONDS, VERIFY_QUEUE, PushSubscriptions, hub_topic, signing_secrets,
+)
 from chalicelib.services.subscriptions import SUBSCRIPTIONS, Subscriptions
 from chalicelib.services.tracking import Tracking
 
@@ -246,7 +248,8 @@ class Dispatcher:
         headers = {"Content-Type": CONTENT_TYPE,
                    "Link": f'<{subscription.get("hub_url", "")}>; rel="hub", '
                            f'<{topic_url}>; rel="self"',
-                   **signed_headers(subscription.get("secret"), event_id, body, self.clock())}
+                   **signed_headers(signing_secrets(subscription, self.clock()), event_id, body,
+                                    self.clock())}
         try:
             target = self.policy.check(subscription["callback"])
             return self.client.request("POST", target, body=body, headers=headers)
@@ -331,8 +334,11 @@ class Dispatcher:
         challenge = secrets.token_urlsafe(24)
         query = {"hub.mode": mode, "hub.topic": hub_topic(subscription),
                  "hub.challenge": challenge}
-        if mode == "subscribe" and subscription.get("lease_seconds"):
-            query["hub.lease_seconds"] = str(subscription["lease_seconds"])
+        if mode == "subscribe":
+            # WebSub: always sent.  A subscription made through REST without a lease never
+            # expires; it is told the longest lease the hub grants (renewing is harmless)
+            query["hub.lease_seconds"] = str(subscription.get("lease_seconds")
+                                             or MAX_LEASE_SECONDS)
         try:
             target = self.policy.check(subscription["callback"])
             separator = "&" if "?" in target.path else "?"

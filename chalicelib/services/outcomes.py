@@ -16,13 +16,12 @@ so settling an untracked event costs nothing extra.
 from __future__ import annotations
 
 import json
-import secrets
 import time
 
 from chalicelib.config import Settings
 from chalicelib.delivery.callbacks import CallbackNotAllowed, CallbackPolicy
 from chalicelib.delivery.retry import Backoff
-from chalicelib.delivery.signing import signed_headers
+from chalicelib.delivery.signing import new_secret, signed_headers
 from chalicelib.delivery.webhook import Outcome, WebhookClient
 from chalicelib.domain import disciplines, envelope
 from chalicelib.domain.timeutil import iso
@@ -59,7 +58,8 @@ class Outcomes:
 
     @staticmethod
     def new_secret() -> str:
-        return "whsec_" + secrets.token_urlsafe(24)
+        """A Standard Webhooks secret: receivers verify with ``Webhook(secret)``."""
+        return new_secret()
 
     def track(self, record: dict, callback: str, secret: str) -> None:
         """Start tracking ``record`` (already fanned out: its ``routes`` are known)."""

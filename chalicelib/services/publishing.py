@@ -33,6 +33,7 @@ from chalicelib.domain.routing import RoutingTable, check_depth
 from chalicelib.domain.timeutil import iso
 from chalicelib.domain.validation import validate
 from chalicelib.delivery.callbacks import CallbackPolicy
+from chalicelib.delivery.signing import check_secret
 from chalicelib.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, ValidationFailed
 from chalicelib.middleware import Pipeline, PublishContext
 from chalicelib.middleware.compression import inflate
@@ -157,6 +158,7 @@ class Publisher:
                 {"field": "callback_secret", "message": "only with a callback"}]})
         if event.get("callback"):
             self.policy.check(event["callback"])
+            check_secret(event.get("callback_secret"), "callback_secret")
         claimed = {key: event[key] for key in ("producer",) if key in event}
         own = event.get("extensions") or {}
         envelope.check_extensions(own)

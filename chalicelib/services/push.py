@@ -10,6 +10,11 @@ queue), as WebSub's 202-then-verify flow has it.
 Statuses: ``pending`` → ``active`` | ``denied``; ``active`` → ``paused``
 (circuit breaker or by hand) → ``active``; ``active`` → ``expired`` when its
 lease runs out without renewal.
+
+Every push subscription has a signing secret: the subscriber's, or one the
+bus generates (``whsec_…``, shown once in the creation answer).  Rotating it
+keeps the previous one valid for an overlap: deliveries then carry both
+Standard Webhooks signatures (signing.py).
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ from urllib.parse import urlsplit
 
 from chalicelib.config import Settings
 from chalicelib.delivery.callbacks import CallbackPolicy
+from chalicelib.delivery.signing import check_secret, new_secret
 from chalicelib.domain import disciplines
 from chalicelib.domain.schemas import PUSH_ONLY
 from chalicelib.domain.timeutil import iso, iso_now
@@ -31,7 +37,11 @@ from chalicelib.storage.base import DocumentStore, QueueStore, StoredItem
 
 VERIFY_QUEUE = "sys.verify"
 MAX_PROBE_SECONDS = 3600.0
+MAX_LEASE_SECONDS = 365 * 24 * 3600
+#: WebSub parameters the hub reads; any other parameter is ignored (WebSub 5.1)
+HUB_PARAMETERS = ("hub.mode", "hub.topic", "hub.callback", "hub.lease_seconds", "hub.secret")
 ATTEMPTS_TTL_SECONDS = 7 * 24 * 3600
+DEFAULT_OVERLAP_SECONDS = 86400
 
 
 def attempts_collection(sub_id: str) -> str:
@@ -58,11 +68,12 @@ class PushSubscriptions:
                                        f"(\"mode\": \"push\")")
             return {}
         self.policy.check(body["callback"])
+        check_secret(body.get("secret"), "secret")
         if body.get("ordered") and any(t["discipline"] != "fifo" for t in topics):
             raise Conflict("ordered delivery needs FIFO topics", code="ordered-needs-fifo")
         return {
             "callback": body["callback"],
-            "secret": body.get("secret"),
+            "secret": body.get("secret") or new_secret(),
             "ordered": bool(body.get("ordered", False)),
             "lease_seconds": body.get("lease_seconds"),
             "expires_at": None,
@@ -82,12 +93,19 @@ class PushSubscriptions:
         self.queues.push(VERIFY_QUEUE, [StoredItem(key=key, id=job_id, payload=payload)])
         self.on_enqueued(VERIFY_QUEUE)
 
-    def hub_request(self, principal: Principal, form: dict, base_url: str,
+    def hub_request(self, principal: Principal, form: dict, base_urls: list[str],
                     subscriptions) -> dict:
-        """``POST /hub``: a WebSub subscribe / unsubscribe request (202)."""
+        """``POST /hub``: a WebSub subscribe / unsubscribe request (202).
+
+        ``base_urls``: the bus's own base URLs (the configured public one first,
+        then the one this request reached); ``hub.topic`` must be on one of them.
+        Parameters the hub does not know (``hub.verify``, ``hub.verify_token`` of
+        PubSubHubbub 0.3 clients, anything else) are ignored, as WebSub says.
+        """
         principal.require_service()
-        form = validate("hub_request", form)
-        topic = self._topic_name(form["hub.topic"])
+        form = validate("hub_request", {k: v for k, v in form.items() if k in HUB_PARAMETERS})
+        check_secret(form.get("hub.secret"), "hub.secret")
+        topic = topic_name(form["hub.topic"], base_urls)
         callback = form["hub.callback"]
         existing = [s for s in subscriptions.list(principal)
                     if s.get("callback") == callback and topic in s["topics"]]
@@ -99,30 +117,41 @@ class PushSubscriptions:
                 self.request_verification(subscription, "unsubscribe")
             return {"status": "unsubscribe requested", "subscriptions": [s["id"] for s in existing]}
         lease = int(form.get("hub.lease_seconds") or self.settings.hub_lease_seconds)
-        lease = max(60, min(lease, 365 * 24 * 3600))
-        if existing:                         # renewal: new lease (and secret), verified again
-            subscription = existing[0]
-            subscription.update(lease_seconds=lease, secret=form.get("hub.secret"))
+        lease = max(60, min(lease, MAX_LEASE_SECONDS))
+        if existing:          # renewal: new lease (and secret, when one is given), verified again
+            subscription = subscriptions.load(existing[0]["id"]) or existing[0]
+            subscription["lease_seconds"] = lease
+            if form.get("hub.secret"):
+                subscription.update(secret=form["hub.secret"], previous_secret=None,
+                                    previous_secret_until=None)
             self.docs.put("subscription", subscription["id"], subscription)
             self.request_verification(subscription, "subscribe")
             return {"id": subscription["id"], "status": subscription["status"], "renewal": True}
         body = {"topics": [topic], "mode": "push", "callback": callback, "lease_seconds": lease}
         if form.get("hub.secret"):
             body["secret"] = form["hub.secret"]
-        created = subscriptions.create(principal, body, base_url)
-        return {"id": created["id"], "status": created["status"]}
+        created = subscriptions.create(principal, body, base_urls[0])
+        answer = {"id": created["id"], "status": created["status"]}
+        if "secret" in created:                  # generated: shown this once
+            answer["secret"] = created["secret"]
+        return answer
 
-    @staticmethod
-    def _topic_name(topic_url: str) -> str:
-        path = urlsplit(topic_url).path if "://" in topic_url else topic_url
-        parts = [p for p in path.split("/") if p]
-        if len(parts) >= 2 and parts[-2] == "topics":
-            return parts[-1]
-        if len(parts) == 1:
-            return parts[0]
-        raise ValidationFailed("hub.topic must be a topic URL (<bus>/topics/<name>) or a name",
-                               extra={"errors": [{"field": "hub.topic",
-                                                  "message": "not a topic URL"}]})
+    def rotate_secret(self, subscription: dict, body: dict) -> dict:
+        """A new secret (given or generated); the current one stays valid for the overlap.
+
+        Only two secrets are ever valid: a previous one still in its overlap is dropped.
+        """
+        body = validate("secret_rotate", body)
+        check_secret(body.get("secret"), "secret")
+        overlap = body.get("overlap_seconds", DEFAULT_OVERLAP_SECONDS)
+        secret = body.get("secret") or new_secret()
+        until = self.clock() + overlap if overlap and subscription.get("secret") else None
+        subscription.update(secret=secret,
+                            previous_secret=subscription.get("secret") if until else None,
+                            previous_secret_until=until)
+        self.docs.put("subscription", subscription["id"], subscription)
+        return {"id": subscription["id"], "secret": secret,
+                "previous_secret_expires_at": iso(until) if until else None}
 
     def mark(self, subscription: dict, status: str, reason: str, **fields) -> dict:
         subscription.update(status=status, status_reason=reason, status_changed_at=iso_now(),
@@ -214,9 +243,67 @@ def closed_breaker() -> dict:
     return {"failures": 0, "probe_at": None, "probe_seconds": None}
 
 
+def topic_name(topic: str, base_urls: list[str]) -> str:
+    """The topic a ``hub.topic`` names: a topic URL of this bus, or a bare name.
+
+    A URL on another host is refused, not read by its last path segment: a
+    subscriber asking for ``https://elsewhere/topics/orders`` wants someone
+    else's topic, not ours.
+    """
+    if "://" not in topic:
+        parts = [p for p in topic.split("/") if p]
+        if len(parts) == 1 or (len(parts) == 2 and parts[0] == "topics"):
+            return parts[-1]
+        raise _not_a_topic_url("hub.topic must be a topic URL (<bus>/topics/<name>) or a name")
+    url = urlsplit(topic)
+    try:
+        where = _origin(url)
+    except ValueError:
+        where = None
+    if where is None or url.query or url.fragment:
+        raise _not_a_topic_url("hub.topic must be a topic URL (<bus>/topics/<name>) or a name")
+    for base in base_urls:
+        own = urlsplit(base)
+        if _origin(own) != where:
+            continue
+        prefix = own.path.rstrip("/") + "/topics/"
+        name = url.path[len(prefix):] if url.path.startswith(prefix) else ""
+        if name and "/" not in name:
+            return name
+        raise _not_a_topic_url(f"hub.topic must be a topic URL of this bus "
+                               f"({base.rstrip('/')}/topics/<name>) or a name")
+    raise ValidationFailed(
+        f"hub.topic {topic!r} is not on this bus ({', '.join(dict.fromkeys(base_urls))}): "
+        f"this hub serves its own topics only", code="foreign-topic-url",
+        extra={"errors": [{"field": "hub.topic", "message": "a topic URL of another host"}]})
+
+
+def _origin(url) -> tuple[str, int] | None:
+    """(host, port) of a URL, the port defaulting by scheme; raises ValueError on a bad port."""
+    if not url.hostname:
+        return None
+    return url.hostname.lower(), url.port or (443 if url.scheme.lower() == "https" else 80)
+
+
+def _not_a_topic_url(message: str) -> ValidationFailed:
+    return ValidationFailed(message, extra={"errors": [{"field": "hub.topic",
+                                                         "message": "not a topic URL"}]})
+
+
+def signing_secrets(subscription: dict, now: float) -> list[str]:
+    """The secrets that sign a delivery now: the current one, then a rotated-out one
+    while its overlap lasts."""
+    current = [subscription["secret"]] if subscription.get("secret") else []
+    until = subscription.get("previous_secret_until")
+    if subscription.get("previous_secret") and until and until > now:
+        current.append(subscription["previous_secret"])
+    return current
+
+
 def public_view(subscription: dict) -> dict:
-    """A subscription as the API shows it: never the secret."""
-    view = {k: v for k, v in subscription.items() if k not in ("secret", "expires_epoch")}
+    """A subscription as the API shows it: never a secret."""
+    view = {k: v for k, v in subscription.items()
+            if k not in ("secret", "previous_secret", "previous_secret_until", "expires_epoch")}
     if subscription.get("mode") == "push":
         view["has_secret"] = bool(subscription.get("secret"))
     return view

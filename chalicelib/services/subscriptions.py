@@ -1,4 +1,4 @@
-"""Pull subscriptions: each owns a queue that receives its topics' events.
+"""Subscriptions (pull and push): each owns a queue that receives its topics' events.
 
 A subscription's queue has its topics' discipline; every event published to
 one of its topics becomes one item in that queue.  With a ``filter`` (an
@@ -91,7 +91,10 @@ class Subscriptions:
             self.push.request_verification(subscription, "subscribe")
         else:
             self.on_change("activated", subscription)
-        return public_view(subscription)
+        view = public_view(subscription)
+        if subscription["mode"] == "push" and "secret" not in body:
+            view["secret"] = subscription["secret"]      # generated: shown this once
+        return view
 
     def list(self, principal: Principal) -> list[dict]:
         subs = sorted(self.docs.list(SUBSCRIPTIONS), key=lambda s: (s["created_at"], s["id"]))
@@ -216,6 +219,14 @@ class Subscriptions:
             raise Conflict(f"a {subscription['status']} subscription cannot be resumed",
                            code="not-resumable")
         return public_view(self.push.resume(subscription))
+
+    def rotate_secret(self, principal: Principal, sub_id: str, body: dict) -> dict:
+        """A new signing secret for a push subscription (its owner only), shown once."""
+        subscription = self._owned(principal, sub_id, owner_only=True)
+        if subscription["mode"] != "push":
+            raise Conflict("only push subscriptions have a signing secret",
+                           code="not-a-push-subscription")
+        return self.push.rotate_secret(subscription, body)
 
     def _push(self, principal: Principal, sub_id: str) -> dict:
         subscription = self._owned(principal, sub_id)

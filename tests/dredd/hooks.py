@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))   # the repository:
 from tests.dredd.setups import (  # noqa: E402
     answered_sync_event, answering_responder, async_event, dead_lettered_pull_sub,
     dead_lettered_push_sub, denied_push_sub, example_event, example_message, failing_responder,
-    foreign_id, fresh_event_id, fresh_pull_sub, fresh_queue, fresh_schedule, fresh_service,
-    fresh_topic, invoice_event, logging_rules, nothing, published_id, push_callback, push_sub_in,
+    foreign_id, fresh_event_id, fresh_pull_sub, fresh_push_sub, fresh_queue, fresh_schedule,
+    fresh_service, fresh_topic, invoice_event, logging_rules, nothing, published_id, push_callback, push_sub_in,
     queue_dead_letter, queue_receipt, queued_messages, receipts, results_callback,
     rotated_away_token, schema_topic, silent_responder, sync_event, unknown, websub_subscription,
 )
@@ -49,6 +49,7 @@ REPLY = "Events > Event reply > Reply to a synchronous event"
 SUBSCRIBE = "Subscriptions > Subscriptions > Subscribe"
 SUBSCRIPTION = "Subscriptions > Subscription"
 HUB = "Push delivery > WebSub hub > Subscribe or unsubscribe, the WebSub way"
+SECRET = "Push delivery > Signing secret > Rotate a push subscription's signing secret"
 QUEUES = "Queues > Queues > Create a queue"
 SCHEDULES = "Schedules > Schedules > Create a schedule"
 SCHEDULE = "Schedules > Schedule"
@@ -87,6 +88,7 @@ SETUPS: dict[str, tuple[int, Callable[[World], dict]]] = {
     "Topics > Topics > List topics": (200, nothing),
     "Topics > Topic > Get a topic > Example 1": (200, nothing),
     "Topics > Topic > Get a topic > Example 2": (404, unknown("/topics/orders", "/topics/nope")),
+    "Topics > Topic > Get a topic > Example 3": (401, nothing),     # WebSub discovery, no token
     "Topics > Topic > Delete a topic > Example 1": (204, fresh_topic),
     "Topics > Topic > Delete a topic > Example 2": (403, nothing),
     f"{SCHEMAS} > Example 1": (200, fresh_topic),
@@ -129,6 +131,7 @@ SETUPS: dict[str, tuple[int, Callable[[World], dict]]] = {
     f"{SUBSCRIBE} > Example 6": (409, nothing),
     f"{SUBSCRIBE} > Example 7": (403, nothing),
     f"{SUBSCRIBE} > Example 8": (201, nothing),
+    f"{SUBSCRIBE} > Example 9": (202, push_callback("generated-secret")),
     "Subscriptions > Subscriptions > List subscriptions": (200, nothing),
     f"{SUBSCRIPTION} > Get a subscription > Example 1": (200, nothing),
     f"{SUBSCRIPTION} > Get a subscription > Example 2": (404, unknown(PULL_SUB, NO_SUB)),
@@ -152,6 +155,10 @@ SETUPS: dict[str, tuple[int, Callable[[World], dict]]] = {
     f"{HUB} > Example 1": (202, push_callback("websub")),
     f"{HUB} > Example 2": (202, websub_subscription),
     f"{HUB} > Example 3": (400, nothing),
+    f"{HUB} > Example 4": (202, push_callback("websub-generated-secret")),
+    f"{HUB} > Example 5": (400, nothing),
+    f"{SECRET} > Example 1": (200, fresh_push_sub),
+    f"{SECRET} > Example 2": (409, lambda world: {PUSH_SUB: world.pull_sub}),
     "Push delivery > Delivery attempts > List delivery attempts > Example 1": (200, nothing),
     "Push delivery > Delivery attempts > List delivery attempts > Example 2": (409, lambda world: {
         PUSH_SUB: world.pull_sub}),

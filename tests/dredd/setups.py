@@ -79,6 +79,12 @@ def fresh_pull_sub(world: World) -> dict:
     return {PULL_SUB: world.subscribe("billing", topics=["orders"])}
 
 
+def fresh_push_sub(world: World) -> dict:
+    """A push subscription of its own, so that rotating its secret touches no other example."""
+    return {PUSH_SUB: world.subscribe("billing", 202, topics=["orders"], mode="push",
+                                      callback=f"{world.hook_base}/rotating")}
+
+
 def example_message(world: World) -> dict:
     """A pull subscription whose oldest message is the example event."""
     sub_id = world.subscribe("billing", topics=["orders"])

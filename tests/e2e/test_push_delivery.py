@@ -80,6 +80,30 @@ def test_websub_round_trip_with_signed_content(live_bus):
         assert subscriber.gets()[-1].query["hub.mode"] == ["unsubscribe"]
 
 
+def test_a_subscription_without_a_secret_is_signed_with_the_one_it_was_shown(live_bus):
+    producer, consumer = setup(live_bus.url, live_bus.admin_token, "gen")
+    with Subscriber() as subscriber:
+        status, sub = consumer("POST", "/subscriptions", {"topics": ["gen"], "mode": "push",
+                                                          "callback": subscriber.url})
+        assert status == 202 and sub["secret"].startswith("whsec_")
+        assert wait_until(lambda: consumer("GET", f"/subscriptions/{sub['id']}")[1]["status"]
+                          == "active")
+        assert subscriber.gets()[0].query["hub.lease_seconds"] == ["31536000"]
+        status, published = producer("POST", "/topics/gen/events", {"type": "t", "data": 1})
+        assert wait_until(lambda: subscriber.posts())
+        post = subscriber.posts()[0]
+    assert Webhook(sub["secret"]).verify(post.body, post.headers)["id"] == published["id"]
+    assert "secret" not in consumer("GET", f"/subscriptions/{sub['id']}")[1]
+
+
+def test_a_topic_url_tells_a_token_less_subscriber_where_the_hub_is(live_bus):
+    setup(live_bus.url, live_bus.admin_token, "disc")
+    response = requests.get(f"{live_bus.url}/topics/disc", timeout=10)
+    assert response.status_code == 401
+    assert response.links["hub"]["url"] == f"{live_bus.url}/hub"
+    assert response.links["self"]["url"] == f"{live_bus.url}/topics/disc"
+
+
 def test_wrong_challenge_echo_leaves_the_subscription_inactive(live_bus):
     _, consumer = setup(live_bus.url, live_bus.admin_token, "wrong")
     with Subscriber(lambda r: (200, b"nope", {})) as subscriber:

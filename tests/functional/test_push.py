@@ -9,6 +9,8 @@ import hmac
 import json
 import threading
 import time
+from datetime import datetime, timezone
+from urllib.parse import urlencode
 
 import pytest
 from cloudevents.core.formats.json import JSONFormat
@@ -55,6 +57,11 @@ def publish(api, token, topic, **event):
                       **event})
     assert reply.status == 202, reply
     return reply.body["id"]
+
+
+def hub_form(api, token, form: dict):
+    return api.call("POST", "/hub", token, raw=urlencode(form),
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
 
 
 def status_of(api, token, sub_id):
@@ -109,16 +116,221 @@ def test_delivery_is_a_signed_structured_cloudevent(hub, two_services):
     assert event.get_type() == "order.created" and event.get_source() == "orders"
 
 
-def test_without_a_secret_nothing_is_signed(hub, two_services):
+def test_a_subscription_made_without_a_secret_gets_one_shown_once_that_verifies_deliveries(
+        hub, two_services):
     orders, billing = two_services
     hub.topic(orders["token"], "orders")
     with Subscriber() as subscriber:
-        push_subscribe(hub, billing["token"], ["orders"], subscriber.url)
+        sub = push_subscribe(hub, billing["token"], ["orders"], subscriber.url)
+        secret = sub["secret"]
+        get_bus().dispatcher.run_verifications()
+        event_id = publish(hub, orders["token"], "orders")
+        dispatch()
+        [post] = subscriber.posts()
+    assert secret.startswith("whsec_") and len(base64.b64decode(secret[6:])) == 32
+    headers = {k.lower(): v for k, v in post.headers.items()}
+    assert Webhook(secret).verify(post.body, headers)["id"] == event_id
+    key = base64.b64decode(secret[6:])
+    assert headers["x-hub-signature"] == \
+        "sha256=" + hmac.new(key, post.body, hashlib.sha256).hexdigest()
+    shown = status_of(hub, billing["token"], sub["id"])
+    listed = hub.call("GET", "/subscriptions", billing["token"]).body["subscriptions"]
+    assert shown["has_secret"] and "secret" not in shown
+    assert [s for s in listed if s["id"] == sub["id"]][0]["has_secret"]
+    assert secret not in json.dumps([shown, listed])
+
+
+def test_a_hub_subscription_made_without_a_secret_gets_one_in_the_answer(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    with Subscriber() as subscriber:
+        reply = hub_form(hub, billing["token"], {"hub.mode": "subscribe", "hub.topic": "orders",
+                                                 "hub.callback": subscriber.url})
+        assert reply.status == 202 and reply.body["secret"].startswith("whsec_"), reply
         get_bus().dispatcher.run_verifications()
         publish(hub, orders["token"], "orders")
         dispatch()
         [post] = subscriber.posts()
-    assert not {"x-hub-signature", "webhook-signature"} & {k.lower() for k in post.headers}
+        Webhook(reply.body["secret"]).verify(post.body, post.headers)
+        renewal = hub_form(hub, billing["token"], {"hub.mode": "subscribe", "hub.topic": "orders",
+                                                   "hub.callback": subscriber.url})
+    assert renewal.body["renewal"] and "secret" not in renewal.body     # the secret is kept
+    doc = get_bus().storage.docs.get("subscription", reply.body["id"])
+    assert doc["secret"] == reply.body["secret"]
+
+
+def signatures(post) -> list[str]:
+    return {k.lower(): v for k, v in post.headers.items()}["webhook-signature"].split(" ")
+
+
+def signed_by(secret: str, post) -> bool:
+    """Whether one of the post's Standard Webhooks signatures is ``secret``'s (at any time)."""
+    headers = {k.lower(): v for k, v in post.headers.items()}
+    stamp = datetime.fromtimestamp(int(headers["webhook-timestamp"]), timezone.utc)
+    return Webhook(secret).sign(headers["webhook-id"], stamp, post.body) in signatures(post)
+
+
+def test_after_a_rotation_both_secrets_verify_during_the_overlap_and_only_the_new_after(
+        hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    with Subscriber() as subscriber:
+        sub = push_subscribe(hub, billing["token"], ["orders"], subscriber.url)
+        old = sub["secret"]
+        get_bus().dispatcher.run_verifications()
+        rotated = hub.call("POST", f"/subscriptions/{sub['id']}/secret", billing["token"],
+                           {"overlap_seconds": 3600})
+        assert rotated.status == 200, rotated
+        new = rotated.body["secret"]
+        assert new.startswith("whsec_") and new != old and rotated.body["previous_secret_expires_at"]
+        publish(hub, orders["token"], "orders")
+        dispatch()
+        [during] = subscriber.posts()
+        headers = {k.lower(): v for k, v in during.headers.items()}
+        assert len(signatures(during)) == 2
+        Webhook(old).verify(during.body, headers)
+        Webhook(new).verify(during.body, headers)
+        assert headers["x-hub-signature"] == "sha256=" + hmac.new(
+            base64.b64decode(new[6:]), during.body, hashlib.sha256).hexdigest()
+        get_bus().dispatcher.clock = lambda: time.time() + 3601      # the overlap is over
+        publish(hub, orders["token"], "orders")
+        dispatch()
+        after = subscriber.posts()[1]
+    assert signed_by(new, after) and not signed_by(old, after) and len(signatures(after)) == 1
+    assert old not in json.dumps(status_of(hub, billing["token"], sub["id"]))
+    assert new not in json.dumps(status_of(hub, billing["token"], sub["id"]))
+
+
+def test_a_rotation_to_a_chosen_secret_without_overlap_signs_with_it_alone(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    with Subscriber() as subscriber:
+        sub = push_subscribe(hub, billing["token"], ["orders"], subscriber.url, secret=SECRET)
+        get_bus().dispatcher.run_verifications()
+        rotated = hub.call("POST", f"/subscriptions/{sub['id']}/secret", billing["token"],
+                           {"secret": "the-next-one", "overlap_seconds": 0})
+        assert rotated.body == {"id": sub["id"], "secret": "the-next-one",
+                                "previous_secret_expires_at": None}
+        publish(hub, orders["token"], "orders")
+        dispatch()
+        [post] = subscriber.posts()
+    assert signatures(post) == [Webhook(base64.b64encode(b"the-next-one").decode()).sign(
+        post.headers["webhook-id"], datetime.fromtimestamp(
+            int(post.headers["webhook-timestamp"]), timezone.utc), post.body)]
+
+
+def test_only_the_owner_rotates_a_push_subscriptions_secret(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    push = push_subscribe(hub, billing["token"], ["orders"], "http://127.0.0.1:9/x")
+    pull = hub.subscribe(billing["token"], ["orders"])
+    path = f"/subscriptions/{push['id']}/secret"
+    assert hub.call("POST", path, orders["token"]).body["code"] == "not-your-subscription"
+    assert hub.call("POST", path, "admin-secret-token").status == 403
+    assert hub.call("POST", f"/subscriptions/{pull['id']}/secret",
+                    billing["token"]).body["code"] == "not-a-push-subscription"
+    for bad in ({"overlap_seconds": -1}, {"overlap_seconds": 10 ** 9}, {"secret": ""},
+                {"secret": "€" * 100}, {"other": 1}):
+        reply = hub.call("POST", path, billing["token"], bad)
+        assert (reply.status, reply.body["code"]) == (400, "validation-failed"), bad
+
+
+def test_a_secret_is_limited_to_200_utf8_bytes_not_characters(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    body = {"topics": ["orders"], "mode": "push", "callback": "http://127.0.0.1:9/x"}
+    refused = hub.call("POST", "/subscriptions", billing["token"], {**body, "secret": "€" * 100})
+    assert (refused.status, refused.body["code"]) == (400, "validation-failed"), refused
+    assert refused.body["errors"][0]["field"] == "secret" and "300" in refused.body["detail"]
+    assert hub.call("POST", "/subscriptions", billing["token"],
+                    {**body, "secret": "a" * 200}).status == 202
+    form = {"hub.mode": "subscribe", "hub.topic": "orders", "hub.callback": "http://127.0.0.1:9/y"}
+    refused = hub_form(hub, billing["token"], {**form, "hub.secret": "€" * 67})    # 201 bytes
+    assert (refused.status, refused.body["errors"][0]["field"]) == (400, "hub.secret"), refused
+    assert hub_form(hub, billing["token"], {**form, "hub.secret": "€" * 66}).status == 202
+    event = {"type": "t", "data": {}, "callback": "http://127.0.0.1:9/z", "callback_secret": "€" * 100}
+    refused = hub.call("POST", "/topics/orders/events", orders["token"], event)
+    assert (refused.status, refused.body["errors"][0]["field"]) == (400, "callback_secret")
+
+
+@pytest.mark.parametrize("fields, lease", [({}, "31536000"), ({"lease_seconds": 3600}, "3600")])
+def test_a_rest_subscriptions_verification_always_carries_hub_lease_seconds(
+        hub, two_services, fields, lease):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    with Subscriber() as subscriber:
+        push_subscribe(hub, billing["token"], ["orders"], subscriber.url, **fields)
+        get_bus().dispatcher.run_verifications()
+        [check] = subscriber.gets()
+    assert check.query["hub.lease_seconds"] == [lease]
+
+
+def test_pubsubhubbub_parameters_the_hub_does_not_know_are_ignored(hub, two_services):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    with Subscriber() as subscriber:
+        reply = hub_form(hub, billing["token"], {
+            "hub.mode": "subscribe", "hub.topic": "orders", "hub.callback": subscriber.url,
+            "hub.verify": "sync", "hub.verify_token": "x", "utm_source": "feed"})
+        assert reply.status == 202, reply
+        get_bus().dispatcher.run_verifications()
+    assert status_of(hub, billing["token"], reply.body["id"])["status"] == "active"
+
+
+def test_a_topic_url_is_discoverable_with_hub_and_self_links_even_without_a_token(
+        hub, two_services):
+    orders, _ = two_services
+    hub.topic(orders["token"], "orders")
+    expected = ['<http://localhost/hub>; rel="hub"', '<http://localhost/topics/orders>; rel="self"']
+    shown = hub.call("GET", "/topics/orders", orders["token"])
+    assert shown.status == 200 and shown.headers["Link"].split(", ") == expected
+    for token in (None, "not-a-token"):
+        anonymous = hub.call("GET", "/topics/orders", token)
+        assert anonymous.status == 401 and anonymous.headers["Link"].split(", ") == expected
+        assert "orders" not in json.dumps({k: v for k, v in anonymous.body.items()
+                                           if k != "instance"})
+    # the links say nothing about which topics exist
+    assert hub.call("GET", "/topics/nothing-here").headers["Link"].endswith(
+        '<http://localhost/topics/nothing-here>; rel="self"')
+
+
+@pytest.mark.parametrize("topic", ["https://evil.example/topics/orders",
+                                   "http://localhost.evil.example/topics/orders",
+                                   "http://localhost:8080/topics/orders"])
+def test_a_hub_topic_on_another_host_is_refused(hub, two_services, topic):
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    reply = hub_form(hub, billing["token"], {"hub.mode": "subscribe", "hub.topic": topic,
+                                             "hub.callback": "http://127.0.0.1:9/x"})
+    assert (reply.status, reply.body["code"]) == (400, "foreign-topic-url"), reply
+    assert reply.body["errors"][0]["field"] == "hub.topic"
+    assert get_bus().storage.docs.list("subscription") == []
+
+
+@pytest.mark.parametrize("topic", ["orders", "http://localhost/topics/orders",
+                                   "https://bus.example.com/topics/orders",
+                                   "https://BUS.example.com:443/topics/orders"])
+def test_a_hub_topic_on_this_bus_or_a_bare_name_is_accepted(hub, two_services, monkeypatch,
+                                                            topic):
+    monkeypatch.setenv("TLKS_PUBLIC_URL", "https://bus.example.com")
+    get_bus.cache_clear()
+    orders, billing = two_services
+    hub.topic(orders["token"], "orders")
+    reply = hub_form(hub, billing["token"], {"hub.mode": "subscribe", "hub.topic": topic,
+                                             "hub.callback": "http://127.0.0.1:9/x"})
+    assert reply.status == 202, reply
+    doc = get_bus().storage.docs.get("subscription", reply.body["id"])
+    assert doc["topics"] == ["orders"]
+    assert doc["topic_urls"] == {"orders": "https://bus.example.com/topics/orders"}
+
+
+def test_a_hub_topic_url_that_is_not_a_topic_path_is_refused(hub, two_services):
+    _, billing = two_services
+    for topic in ("http://localhost/queues/orders", "http://localhost/topics/orders?x=1",
+                  "http://localhost/topics/a/b", "http://localhost:99999/topics/orders"):
+        reply = hub_form(hub, billing["token"], {"hub.mode": "subscribe", "hub.topic": topic,
+                                                 "hub.callback": "http://127.0.0.1:9/x"})
+        assert (reply.status, reply.body["code"]) == (400, "validation-failed"), (topic, reply)
 
 
 def test_failures_are_retried_until_delivered_and_every_attempt_is_logged(hub, two_services):
