@@ -73,16 +73,22 @@ def object_errors(parent: str, value: dict, properties: Iterable[str],
         parent: the object's own field ("" for the body).
         properties: the names the object's schema knows.
         required: the names it must have.
-        closed: whether names outside ``properties`` are refused.
+        closed: whether names outside ``properties`` are refused; an open object
+            names only the unknown ones close to a missing name.
     """
     known = list(dict.fromkeys(properties))
     missing = [name for name in dict.fromkeys(required) if name not in value]
     where = f" in {parent}" if parent else ""
     errors = [(join(parent, name), f"missing required field {shown(name)!r}{where}")
               for name in missing]
-    if not closed:
-        return errors
     unknown = sorted(str(name) for name in value if name not in known)
+    if not closed:
+        # an open object ignores unknown names, but a refusal for a missing one
+        # still points at the near miss that was probably meant ("hub.topik")
+        return errors + [(join(parent, name), f"unknown field {shown(name)!r}{where}: "
+                                              f"did you mean {meant!r}?")
+                         for name in unknown[:MAX_UNKNOWN_LISTED] if missing
+                         for meant in [suggestion(name, missing)] if meant is not None]
     unused = [name for name in known if name not in value and name not in missing]
     for name in unknown[:MAX_UNKNOWN_LISTED]:
         message = f"unknown field {shown(name)!r}{where}"

@@ -103,7 +103,10 @@ class PushSubscriptions:
         PubSubHubbub 0.3 clients, anything else) are ignored, as WebSub says.
         """
         principal.require_service()
-        form = validate("hub_request", {k: v for k, v in form.items() if k in HUB_PARAMETERS})
+        # validated whole, so that a refusal for a missing hub.topic can point at a
+        # near-miss "hub.topik" beside it; unknown parameters are then dropped
+        form = validate("hub_request", form)
+        form = {k: v for k, v in form.items() if k in HUB_PARAMETERS}
         check_secret(form.get("hub.secret"), "hub.secret")
         topic = topic_name(form["hub.topic"], base_urls)
         callback = form["hub.callback"]
