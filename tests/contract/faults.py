@@ -44,8 +44,7 @@ class Faults:
     kinds: tuple[str, ...] = ()
 
     def __init__(self) -> None:
-        self.kind: str | None = None
-        self.first = self.last = 0
+        self.plan: dict[int, str] = {}      # call number -> kind of fault
         self.calls = 0
         self.fired = 0
         self.armed = False
@@ -53,7 +52,11 @@ class Faults:
     def arm(self, kind: str | None = None, at: int = 0, times: int = 1) -> None:
         """Count calls from now on; fail calls ``at`` .. ``at + times - 1`` with ``kind``
         (no kind: just count)."""
-        self.kind, self.first, self.last = kind, at, at + times - 1
+        self.arm_plan({} if kind is None else {n: kind for n in range(at, at + times)})
+
+    def arm_plan(self, plan: dict[int, str]) -> None:
+        """Count calls from now on; fail each call numbered in ``plan`` with its kind."""
+        self.plan = dict(plan)
         self.calls = self.fired = 0
         self.armed = True
 
@@ -67,10 +70,9 @@ class Faults:
         if not self.armed:
             return None
         self.calls += 1
-        if self.kind is not None and self.first <= self.calls <= self.last:
-            self.fired += 1
-            return self.kind
-        return None
+        kind = self.plan.get(self.calls)
+        self.fired += kind is not None
+        return kind
 
 
 # ------------------------------------------------------------------ DynamoDB

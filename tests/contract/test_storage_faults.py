@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import pytest
+from botocore.exceptions import ReadTimeoutError
 
 from chalicelib.config import Settings
 from chalicelib.domain.disciplines import next_seq, sort_key
@@ -372,9 +373,8 @@ def _calls_of(rig: Rig, scenario: Scenario) -> int:
     return calls
 
 
+@pytest.mark.parametrize("rig", ["dynamodb"], indirect=True)
 def test_dynamodb_throttling_is_throttled_and_a_dropped_connection_unavailable(rig):
-    if rig.driver != "dynamodb":
-        pytest.skip("DynamoDB's error codes")
     ledger = Ledger("q.codes")
     ledger.push(rig.queues, [make_item(0)])
     for kind, error in [("throttle", Throttled), ("item-throttle", Throttled),
@@ -387,3 +387,63 @@ def test_dynamodb_throttling_is_throttled_and_a_dropped_connection_unavailable(r
             rig.faults.disarm()
         assert (kind in ("throttle", "item-throttle")) == isinstance(raised.value, Throttled)
         assert rig.queues.size(ledger.queue).visible == 1, kind
+
+
+class LosesFirstReply:
+    """A ``before-send`` hook run after moto's: the first ``operation`` request is
+    applied, then its reply is lost - inside botocore, which retries it."""
+
+    def __init__(self, operation: str) -> None:
+        self.target = f"DynamoDB_20120810.{operation}"
+        self.lost = 0
+
+    def __call__(self, request, **_):
+        target = request.headers.get("X-Amz-Target", b"")
+        if not self.lost and (target.decode() if isinstance(target, bytes) else target) \
+                == self.target:
+            self.lost += 1
+            raise ReadTimeoutError(endpoint_url=request.url)
+
+
+@pytest.mark.parametrize("rig", ["dynamodb"], indirect=True)
+@pytest.mark.parametrize("n, operation", [(1, "UpdateItem"), (2, "TransactWriteItems")])
+def test_a_claim_whose_reply_botocore_lost_and_retried_still_hands_the_items_out(
+        rig, n, operation):
+    ledger = Ledger("q.retried")
+    ledger.push(rig.queues, [make_item(i) for i in range(3)])
+    events = rig.queues.client.meta.events
+    hook = LosesFirstReply(operation)
+    events.register("before-send", hook, unique_id="loses-first-reply")
+    try:
+        leased = ledger.lease(rig.queues, n)
+    finally:
+        events.unregister("before-send", unique_id="loses-first-reply")
+    assert hook.lost == 1
+    # The retry finds the item already holding its own claim: not "taken by someone else".
+    assert [lease.item.id for lease in leased] == [f"m{i}" for i in range(n)]
+    assert_sound(rig, ledger, "retried claim")
+
+
+@pytest.mark.parametrize("rig", ["dynamodb", "redis"], indirect=True)
+def test_when_giving_back_fails_too_the_item_returns_after_its_visibility_timeout(rig):
+    # The documented limit: the claim was applied but its reply lost, and the backend
+    # refused the give-back as well.  Nothing is lost; the item is hidden until its
+    # lease runs out, and that lease counts as a delivery (as a vanished consumer's).
+    ledger = Ledger("q.double")
+    ledger.push(rig.queues, [make_item(0)])
+    rig.queues.lease("q.warm-up", 1, TIMEOUT)         # Redis: the lease script is loaded
+    if rig.driver == "dynamodb":                     # Query, UpdateItem, its give-back
+        plan = {2: "timeout", 3: "refused"}
+    else:                                            # the claim's attempts, the give-back's
+        attempts = RedisQueueStore.ATTEMPTS
+        plan = {n: "lost-reply" if n <= attempts else "drop" for n in range(1, 2 * attempts + 1)}
+    rig.faults.arm_plan(plan)
+    try:
+        with pytest.raises(StorageUnavailable):
+            rig.queues.lease(ledger.queue, 1, TIMEOUT)
+    finally:
+        rig.faults.disarm()
+    assert rig.queues.size(ledger.queue).invisible == 1
+    rig.clock.advance(TIMEOUT)
+    [again] = rig.queues.lease(ledger.queue, 1, TIMEOUT)
+    assert again.item.id == "m0" and again.item.deliveries == 2
