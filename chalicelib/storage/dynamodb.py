@@ -27,7 +27,11 @@ A lease reads candidates with ``Query`` + ``FilterExpression visible_at <=
 now``, then claims them with writes conditioned on ``visible_at`` and
 ``deliveries`` being what it read, so two consumers never win the same item;
 a consumer that loses some items in a transaction drops them (the
-``CancellationReasons`` say which) and retries with the rest.
+``CancellationReasons`` say which) and retries with the rest.  A claim write
+may also find the item already holding its own lease token: botocore retried
+it after its reply was lost.  A lease stops at the first throttled or failed
+request, keeps what it had won, and gives back (conditioned on its token) what
+a write it got no answer to may have claimed.
 
 Known trade-offs:
 

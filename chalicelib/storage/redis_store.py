@@ -37,8 +37,10 @@ an out-of-memory server is a 503 at once.  A retry may follow a script that *did
 whose reply was lost, so the scripts are idempotent per call: ack, nack and
 lease record their outcome under an operation id for ``OP_MEMORY_MS`` and a
 retry gets the first outcome back (an ack is never lost nor done twice; a
-lease hands out the same items again); a retried push keeps items already
-written; a create-only put recognises its own write by the id stored with it.
+lease hands out the same items again, and a lease whose every reply was lost
+gives back what it claimed, deliveries as before); a retried push keeps items
+already written; a create-only put recognises its own write by the id stored
+with it.
 
 Features:
 
