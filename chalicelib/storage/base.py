@@ -214,11 +214,11 @@ class QueueStore(ABC):
         the lease there: it returns the items it did claim, and raises only when
         it claimed none.  Either way every item it did not return is visible
         again at once, its delivery count as before (the drivers give back a
-        claim whose outcome they could not learn; exhausted items that could not
-        be buried are given back too, and buried by the next lease).  Only when
-        giving back fails as well does an item stay invisible, until its
-        visibility timeout, with that lease counted as a delivery - as for a
-        consumer that vanished with its lease.
+        claim whose outcome they could not learn); exhausted items it could not
+        bury are given back too, still counted, for the next lease to bury.
+        Only when giving back fails as well does an item stay invisible, until
+        its visibility timeout, with that lease counted as a delivery - as for
+        a consumer that vanished with its lease.
         """
         leased: list[Leased] = []
         failure: StorageUnavailable | None = None
