@@ -12,6 +12,7 @@ from typing import Callable
 from chalicelib.config import Settings
 from chalicelib.domain.timeutil import iso
 from chalicelib.domain.validation import validate
+from chalicelib.errors import StorageUnavailable
 from chalicelib.middleware.compression import inflate
 from chalicelib.storage.base import Leased, QueueStore, Settled, StoredItem
 
@@ -46,18 +47,40 @@ def lease_waiting(queues: QueueStore, queue: str, *, max_messages: int,
 
 def _lease_burying(queues: QueueStore, queue: str, max_messages: int, visibility_timeout: int,
                    max_deliveries: int | None, on_dead) -> list[Leased]:
+    """Lease, burying the exhausted items ourselves.  As ``QueueStore.lease``: a
+    storage failure part-way returns what was leased (raises when nothing was),
+    and the exhausted items it could not bury are given back, not kept hidden."""
     leased: list[Leased] = []
     for _ in range(QueueStore.MAX_CLAIM_ROUNDS):
-        taken = queues.lease(queue, max_messages - len(leased), visibility_timeout)
+        try:
+            taken = queues.lease(queue, max_messages - len(leased), visibility_timeout)
+        except StorageUnavailable:
+            if leased:
+                return leased
+            raise
         dead = [lease for lease in taken
                 if max_deliveries is not None and lease.item.deliveries > max_deliveries]
-        if dead:
-            queues.bury(queue, dead)
-            on_dead(dead)
         leased += [lease for lease in taken if lease not in dead]
+        if dead:
+            try:
+                queues.bury(queue, dead)
+            except StorageUnavailable:
+                _give_back(queues, queue, dead)
+                if leased:
+                    return leased
+                raise
+            on_dead(dead)
         if not dead or len(leased) >= max_messages:
             return leased
     return leased
+
+
+def _give_back(queues: QueueStore, queue: str, leases: list[Leased]) -> None:
+    """Make leased items visible again now, if the storage lets us (else: at their timeout)."""
+    try:
+        queues.nack(queue, [lease.receipt for lease in leases])
+    except StorageUnavailable:
+        pass
 
 
 def lease_request(queues: QueueStore, queue: str, body: object, settings: Settings,

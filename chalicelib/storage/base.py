@@ -21,6 +21,7 @@ so that tests can move time.
 """
 from __future__ import annotations
 
+import logging
 import time
 from abc import ABC, abstractmethod
 from binascii import a2b_base64, b2a_base64
@@ -28,8 +29,9 @@ from dataclasses import dataclass, field
 from os import urandom
 from typing import Callable, Iterable, NamedTuple
 
-from chalicelib.errors import Conflict, InvalidReceipt
+from chalicelib.errors import Conflict, InvalidReceipt, StorageUnavailable
 
+logger = logging.getLogger(__name__)
 Clock = Callable[[], float]
 DEAD_SUFFIX = "#dead"
 
@@ -207,23 +209,48 @@ class QueueStore(ABC):
         ``max_deliveries`` times is moved to the dead letters instead.
         ``upto``: only items whose key is ``<= upto`` (a time-keyed queue such
         as the schedule index reads just its due head, never the rest).
+
+        A backend failure part-way (``StorageUnavailable``, ``Throttled``) ends
+        the lease there: it returns the items it did claim, and raises only when
+        it claimed none.  Either way every item it did not return is visible
+        again at once, its delivery count as before (the drivers give back a
+        claim whose outcome they could not learn); exhausted items it could not
+        bury are given back too, still counted, for the next lease to bury.
+        Only when giving back fails as well does an item stay invisible, until
+        its visibility timeout, with that lease counted as a delivery - as for
+        a consumer that vanished with its lease.
         """
         leased: list[Leased] = []
+        failure: StorageUnavailable | None = None
         for _ in range(self.MAX_CLAIM_ROUNDS):
             want = max_items - len(leased)
             if want <= 0:
                 break
             now = self.now_ms()
-            claimed = self._claim(queue, want, now, now + int(visibility_timeout * 1000), upto)
+            try:
+                claimed = self._claim(queue, want, now, now + int(visibility_timeout * 1000),
+                                      upto)
+            except StorageUnavailable as exc:
+                failure = exc
+                break
             exhausted = [] if max_deliveries is None else \
                 [i for i in claimed if i.deliveries > max_deliveries]
             if exhausted:
-                self._bury(queue, exhausted)
                 claimed = [i for i in claimed if i.deliveries <= max_deliveries]
+                try:
+                    self._bury(queue, exhausted)
+                except StorageUnavailable as exc:
+                    failure = exc
+                    self._give_back(queue, exhausted)
             for item in claimed:
                 leased.append(Leased(encode_receipt((item.key, item.lease)), item))
-            if not exhausted:
+            if failure is not None or not exhausted:
                 break
+        if failure is not None:
+            if not leased:
+                raise failure
+            logger.warning("lease on %s returns %d items after a storage failure: %s",
+                           queue, len(leased), failure)
         return leased
 
     def ack(self, queue: str, receipts: Iterable[str]) -> Settled:
@@ -292,6 +319,15 @@ class QueueStore(ABC):
                      [evolve(i, lease=None, visible_at=0) for i in items])
         self._delete(queue, [Ref(i.key, i.lease) for i in items])
 
+    def _give_back(self, queue: str, items: list[StoredItem]) -> None:
+        """Make claimed items visible again at once, if the backend lets us."""
+        try:
+            self._reschedule(queue, [Ref(i.key, i.lease) for i in items], self.now_ms(),
+                             keep_lease=False)
+        except StorageUnavailable:
+            logger.warning("could not give back %d items on %s: visible again after their "
+                           "visibility timeout", len(items), queue)
+
     def _by_receipts(self, receipts: Iterable[str],
                      apply: Callable[[list[Ref]], list[bool]]) -> Settled:
         """Decode the receipts (``InvalidReceipt`` for a malformed one), apply, settle."""
@@ -333,6 +369,11 @@ class QueueStore(ABC):
         token (``new_lease()``), ``visible_at = until`` and ``deliveries + 1``;
         the returned items show those new values.  Two concurrent claims never
         return the same item.
+
+        On a backend failure a claim returns what it had won, if anything, and
+        otherwise raises ``StorageUnavailable``; first it gives back (conditioned
+        on its lease token, deliveries as before) any item that a write whose
+        outcome it could not learn - a lost reply - may have claimed.
         """
 
     @abstractmethod

@@ -27,7 +27,11 @@ A lease reads candidates with ``Query`` + ``FilterExpression visible_at <=
 now``, then claims them with writes conditioned on ``visible_at`` and
 ``deliveries`` being what it read, so two consumers never win the same item;
 a consumer that loses some items in a transaction drops them (the
-``CancellationReasons`` say which) and retries with the rest.
+``CancellationReasons`` say which) and retries with the rest.  A claim write
+may also find the item already holding its own lease token: botocore retried
+it after its reply was lost.  A lease stops at the first throttled or failed
+request, keeps what it had won, and gives back (conditioned on its token) what
+a write it got no answer to may have claimed.
 
 Known trade-offs:
 
@@ -308,9 +312,13 @@ def _from_item(record: dict) -> StoredItem:
     )
 
 
-# Claim: take the item only if it is still visible and nobody leased it since we read it.
+# Claim: take the item only if it is still visible and nobody leased it since we read it -
+# or if it already holds this claim's lease: botocore retries a request whose reply was
+# lost, and the retry must find its own write (the values set are absolute, not increments).
 _CLAIM_UPDATE = "SET #lease = :lease, #vis = :until, #del = :next"
-_CLAIM_CONDITION = "#vis <= :now AND #del = :seen"
+_CLAIM_CONDITION = "(#vis <= :now AND #del = :seen) OR #lease = :lease"
+# Give back a claim: as it was before, if it holds the claim's lease.
+_UNCLAIM_UPDATE = "SET #vis = :vis, #del = :seen REMOVE #lease"
 _LOST = frozenset({"ConditionalCheckFailed", "TransactionConflict"})
 _THROTTLED = frozenset({"ThrottlingError", "ProvisionedThroughputExceeded",
                         "RequestLimitExceeded"})
@@ -360,8 +368,13 @@ class DynamoQueueStore(_Table, QueueStore):
             if need <= 0:
                 break
             if len(pool) < need and not drained and reads < self.MAX_CANDIDATE_READS:
-                found, resume = self._candidates(queue, need - len(pool), limit, now, resume,
-                                                 upto)
+                try:
+                    found, resume = self._candidates(queue, need - len(pool), limit, now,
+                                                     resume, upto)
+                except StorageUnavailable:
+                    if won:
+                        break          # keep what was won: the template returns it
+                    raise
                 pool.extend(found)
                 drained, reads = resume is None, reads + 1
             if not pool:
@@ -374,7 +387,12 @@ class DynamoQueueStore(_Table, QueueStore):
                 picks = set(range(min(need, len(pool))))
             batch = [item for n, item in enumerate(pool) if n in picks]
             pool = [item for n, item in enumerate(pool) if n not in picks]
-            taken, retry = self._take(queue, batch, now, until)
+            try:
+                taken, retry = self._take(queue, batch, now, until)
+            except StorageUnavailable:
+                if won:
+                    break
+                raise
             won.extend(taken)
             if len(taken) + len(retry) < len(batch):
                 spread = True
@@ -437,30 +455,75 @@ class DynamoQueueStore(_Table, QueueStore):
                                   "TransactionConflictException"):
                     return [], []
                 raise
+            except StorageUnavailable:
+                self._unclaim(queue, batch, leases)
+                raise
             return [_from_item(record["Attributes"])], []
         won: list[StoredItem] = []
         retry: list[StoredItem] = []
         for start in range(0, len(batch), TRANSACTION_MAX):
             chunk = batch[start:start + TRANSACTION_MAX]
             chunk_leases = leases[start:start + TRANSACTION_MAX]
-            actions = [{"Update": self._claim_action(queue, item, now, until, lease)}
-                       for item, lease in zip(chunk, chunk_leases)]
             try:
-                self._call("transact_write_items", TransactItems=actions)
-            except ClientError as exc:
-                if _code(exc) != "TransactionCanceledException":
-                    raise
-                codes = _cancellation_codes(exc, len(chunk))
-                if _THROTTLED.intersection(codes):
-                    raise Throttled(f"DynamoDB throttled a lease on {self.table}") from exc
-                if not {"None", *_LOST}.issuperset(codes):
-                    raise
+                codes = self._take_chunk(queue, chunk, chunk_leases, now, until)
+            except StorageUnavailable:
+                if won:
+                    break                  # the chunks before this one stay won
+                raise
+            if codes is None:
+                won.extend(evolve(i, visible_at=until, deliveries=i.deliveries + 1, lease=lease)
+                           for i, lease in zip(chunk, chunk_leases))
+            else:
                 # Items taken by someone else are dropped; the rest may be retried.
                 retry.extend(item for item, code in zip(chunk, codes) if code == "None")
-                continue
-            won.extend(evolve(i, visible_at=until, deliveries=i.deliveries + 1, lease=lease)
-                       for i, lease in zip(chunk, chunk_leases))
         return won, retry
+
+    def _take_chunk(self, queue: str, chunk: list[StoredItem], leases: list[str], now: int,
+                    until: int) -> list[str] | None:
+        """One claim transaction: None when applied, else its cancellation codes
+        (items lost to others, untried ones).  On a backend failure, what it may
+        have claimed is given back before the error is raised."""
+        actions = [{"Update": self._claim_action(queue, item, now, until, lease)}
+                   for item, lease in zip(chunk, leases)]
+        try:
+            self._call("transact_write_items", TransactItems=actions)
+            return None
+        except StorageUnavailable:
+            self._unclaim(queue, chunk, leases)
+            raise
+        except ClientError as exc:
+            if _code(exc) != "TransactionCanceledException":
+                raise
+            codes = _cancellation_codes(exc, len(chunk))
+            if _THROTTLED.intersection(codes):
+                # Nothing applied by this request - but an earlier attempt of it may
+                # have been, its reply lost before botocore retried.
+                self._unclaim(queue, chunk, leases)
+                raise Throttled(f"DynamoDB throttled a lease on {self.table}") from exc
+            if not {"None", *_LOST}.issuperset(codes):
+                raise
+            return codes
+
+    def _unclaim(self, queue: str, items: list[StoredItem], leases: list[str]) -> None:
+        """Give back what a claim write whose outcome is unknown may have won: each
+        item that holds its claim's lease returns to its state before (visible,
+        its deliveries as read).  One request when the write was not applied (a
+        transaction is all or nothing: the first conditions fail and cancel it).
+        If this fails too, the items come back when the claim's lease runs out."""
+        before = {item.key: item for item in items}
+        try:
+            self._settle_refs(queue, [Ref(i.key, lease) for i, lease in zip(items, leases)],
+                              lambda ref: ("Update", {
+                                  "TableName": self.table, "Key": self._key(queue, ref.key),
+                                  "UpdateExpression": _UNCLAIM_UPDATE,
+                                  "ConditionExpression": "#lease = :lease",
+                                  "ExpressionAttributeNames": _names("#lease", "#vis", "#del"),
+                                  "ExpressionAttributeValues": {
+                                      ":lease": _s(ref.lease),
+                                      ":vis": _n(before[ref.key].visible_at),
+                                      ":seen": _n(before[ref.key].deliveries)}}))
+        except (ClientError, StorageUnavailable):
+            pass
 
     # ---- ack / nack
 

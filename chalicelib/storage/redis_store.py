@@ -37,8 +37,10 @@ an out-of-memory server is a 503 at once.  A retry may follow a script that *did
 whose reply was lost, so the scripts are idempotent per call: ack, nack and
 lease record their outcome under an operation id for ``OP_MEMORY_MS`` and a
 retry gets the first outcome back (an ack is never lost nor done twice; a
-lease hands out the same items again); a retried push keeps items already
-written; a create-only put recognises its own write by the id stored with it.
+lease hands out the same items again, and a lease whose every reply was lost
+gives back what it claimed, deliveries as before); a retried push keeps items
+already written; a create-only put recognises its own write by the id stored
+with it.
 
 Features:
 
@@ -121,6 +123,7 @@ class _OnRedis:
         redis = _import_redis()
         self.client = client
         self.prefix = prefix
+        self.sleep: Callable[[float], None] = time.sleep   # between attempts (tests: no wait)
         self._retryable = (redis.ConnectionError, redis.TimeoutError)
         self._reply_error = redis.ResponseError
         kwargs = getattr(getattr(client, "connection_pool", None), "connection_kwargs", {})
@@ -141,7 +144,7 @@ class _OnRedis:
                     raise
                 failure = exc
             if attempt + 1 < self.ATTEMPTS:
-                time.sleep(_backoff(attempt))
+                self.sleep(_backoff(attempt))
         raise StorageUnavailable(f"Redis did not answer {operation} after {self.ATTEMPTS} "
                                  f"attempts: {failure}") from failure
 
@@ -357,6 +360,32 @@ redis.call('SET', KEYS[4], table.concat(keys, '\\31'), 'PX', ARGV[5])
 return out
 """)
 
+# KEYS: items, ready, later, op.  ARGV: lease, now.  Gives back what a lease whose replies
+# were all lost had claimed (the keys its op recorded that still hold its token): visible
+# now, deliveries as before.  Returns how many.
+_UNCLAIM = _Script(_LUA_HELPERS + """
+local done = redis.call('GET', KEYS[4])
+if not done then return 0 end
+local back = {}
+for k in string.gmatch(done, '[^\\31]+') do
+  local v = redis.call('HGET', KEYS[1], k)
+  if v then
+    local _, deliveries, lease, rest = fields(v)
+    if lease == ARGV[1] then
+      redis.call('HSET', KEYS[1], k, ARGV[2] .. '|' .. (tonumber(deliveries) - 1) .. '||' .. rest)
+      back[#back + 1] = k
+    end
+  end
+end
+if #back > 0 then
+  local zero = {}
+  for _, k in ipairs(back) do zero[#zero + 1] = 0; zero[#zero + 1] = k end
+  bulk('ZREM', KEYS[3], back); bulk('ZADD', KEYS[2], zero)
+end
+redis.call('DEL', KEYS[4])
+return #back
+""")
+
 # Receipts matched against the records: a '1' or '0' per receipt (a receipt repeated
 # in one call matches once) and the matched keys.
 _LUA_MATCH = """
@@ -520,7 +549,16 @@ class RedisQueueStore(_OnRedis, QueueStore):
         lease = self.new_lease()   # one token per claim; a receipt is (key, token)
         keys = self._keys(queue) + [self._op_key(queue, lease)]
         args = [now, until, limit, lease, OP_MEMORY_MS, "+" if upto is None else "[" + upto]
-        reply = self._call("lease", lambda: _CLAIM(self.client, keys, args))
+        try:
+            reply = self._call("lease", lambda: _CLAIM(self.client, keys, args))
+        except StorageUnavailable:
+            # Every reply lost: the script may have run.  Give back what it claimed, if
+            # the server answers now; if not, the items return when the lease runs out.
+            try:
+                self._call("lease", lambda: _UNCLAIM(self.client, keys, [lease, now]))
+            except StorageUnavailable:
+                pass
+            raise
         return _pairs(reply)
 
     def _settle_refs(self, operation: str, script: _Script, queue: str, head: list,
